@@ -1,0 +1,33 @@
+/*
+ * The `bsdnet` command: dispatch to subcommands.
+ */
+
+import { benchMain } from './bench.js';
+import { demoMain } from './demo.js';
+
+const USAGE = `usage: bsdnet <command> [options]
+
+commands:
+  demo                 run the demonstration (what \`npm start\` runs)
+  bench NAME [--json]  run a benchmark (list them with \`bsdnet bench --list\`)
+  help                 this text
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'demo':
+      return demoMain(rest);
+    case 'bench':
+      return benchMain(rest);
+    case undefined:
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`bsdnet: unknown command '${cmd}'\n${USAGE}`);
+      return 2;
+  }
+}
