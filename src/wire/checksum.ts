@@ -9,18 +9,36 @@
  * cksumChain in netinet/in_cksum.ts).
  */
 
-/** One's-complement sum of bytes [off, off+len), not folded, not complemented. */
+/**
+ * One's-complement sum of bytes [off, off+len) as big-endian 16-bit words, not folded, not
+ * complemented.
+ *
+ * Long ranges are summed as native (little-endian) 32-bit words through a Uint32Array view:
+ * the one's-complement sum is independent of byte order up to a final byte swap (RFC 1071
+ * §2(B)), so the word sum is folded to 16 bits and swapped back into big-endian terms.
+ */
 export function cksumPartial(b: Uint8Array, off: number, len: number, initial = 0): number {
   let sum = initial;
   const end = off + len;
   let i = off;
-  // 8 bytes per iteration: four 16-bit words.
-  for (; i + 8 <= end; i += 8) {
-    sum +=
-      (((b[i] as number) << 8) | (b[i + 1] as number)) +
-      (((b[i + 2] as number) << 8) | (b[i + 3] as number)) +
-      (((b[i + 4] as number) << 8) | (b[i + 5] as number)) +
-      (((b[i + 6] as number) << 8) | (b[i + 7] as number));
+  if (len >= 64 && ((b.byteOffset + i) & 1) === 0 && !(b.buffer instanceof SharedArrayBuffer)) {
+    if ((b.byteOffset + i) & 2) {
+      sum += ((b[i] as number) << 8) | (b[i + 1] as number);
+      i += 2;
+    }
+    const nwords = (end - i) >>> 2;
+    const w = new Uint32Array(b.buffer, b.byteOffset + i, nwords);
+    let s0 = 0;
+    let s1 = 0;
+    let k = 0;
+    for (; k + 4 <= nwords; k += 4) {
+      s0 += (w[k] as number) + (w[k + 1] as number);
+      s1 += (w[k + 2] as number) + (w[k + 3] as number);
+    }
+    for (; k < nwords; k++) s0 += w[k] as number;
+    const f = cksumFold(s0 + s1);
+    sum += ((f & 0xff) << 8) | (f >>> 8);
+    i += nwords * 4;
   }
   for (; i + 2 <= end; i += 2) sum += ((b[i] as number) << 8) | (b[i + 1] as number);
   if (i < end) sum += (b[i] as number) << 8;
