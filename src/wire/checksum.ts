@@ -47,8 +47,9 @@ export function cksumPartial(b: Uint8Array, off: number, len: number, initial = 
 
 /** Fold an unfolded sum to 16 bits (end-around carry). */
 export function cksumFold(sum: number): number {
-  // A double holds the exact sum; reduce with division first for very large values.
-  if (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  // A double holds the exact sum; reduce with division first for very large values
+  // (one step leaves up to 2^37 for sums near 2^53, so repeat until `>>>` is exact).
+  while (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return sum;
 }
