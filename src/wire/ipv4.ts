@@ -270,8 +270,11 @@ export class Ipv4View {
 }
 
 /**
- * One IPv4 option (RFC 791 §3.1). End of Option List is not an element: parse stops at it
- * and emit pads the list with EOL (zero) octets to a 4-byte boundary.
+ * One IPv4 option (RFC 791 §3.1).
+ *   - eol: End of Option List (type 0). Emit always pads the list with EOL octets to a
+ *     4-byte boundary, so lists normally leave it out; parse yields it (as the last element)
+ *     only when the header carries more padding than that, so that emit reproduces the
+ *     header length. Nothing may follow it;
  *   - nop: No Operation (type 1);
  *   - rr / lsrr / ssrr: Record Route (7), Loose (131) / Strict (137) Source and Record Route:
  *     `pointer` is the raw octet (4 = first slot) and `route` holds every slot, empty ones 0;
@@ -283,6 +286,7 @@ export class Ipv4View {
  *   - unknown: any other type, its octets after type and length kept raw.
  */
 export type Ipv4Option =
+  | { kind: 'eol' }
   | { kind: 'nop' }
   | { kind: 'rr' | 'lsrr' | 'ssrr'; pointer: number; route: number[] }
   | { kind: 'ts'; pointer: number; overflow: number; flag: number; words: number[] }
@@ -325,6 +329,7 @@ export interface Ipv4Parsed {
 /** Encoded length of one option. */
 export function ipv4OptionLen(o: Ipv4Option): number {
   switch (o.kind) {
+    case 'eol':
     case 'nop':
       return 1;
     case 'rr':
@@ -367,7 +372,11 @@ export function parseIpv4Options(buf: Uint8Array, off: number, end: number): Par
   let i = off;
   while (i < end) {
     const type = buf[i] as number;
-    if (type === IPOPT_EOL) break; // the rest is padding
+    if (type === IPOPT_EOL) {
+      // The rest is padding. Keep the EOL only when emit's own padding would be shorter.
+      if (((i - off + 3) & ~3) !== end - off) out.push({ kind: 'eol' });
+      break;
+    }
     if (type === IPOPT_NOP) {
       out.push({ kind: 'nop' });
       i++;
@@ -406,6 +415,9 @@ export function emitIpv4Options(options: readonly Ipv4Option[], buf: Uint8Array,
   let p = off;
   for (const o of options) {
     switch (o.kind) {
+      case 'eol':
+        buf[p++] = IPOPT_EOL;
+        break;
       case 'nop':
         buf[p++] = IPOPT_NOP;
         break;
