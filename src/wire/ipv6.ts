@@ -224,7 +224,11 @@ export class Ip6View {
   get payloadOff(): number {
     return this.off + IP6_HDR_LEN;
   }
-  /** Unfolded pseudo-header sum (RFC 8200 §8.1) for an upper-layer checksum. */
+  /**
+   * Unfolded pseudo-header sum (RFC 8200 §8.1) for an upper-layer checksum, with this
+   * header's destination. XXX with a routing header the final destination belongs in the
+   * pseudo-header instead (Ip6ExtChain.rtOff finds it); use pseudoSum6() directly then.
+   */
   pseudoSum(proto: number, upperLen: number): number {
     return pseudoSum6(this.buf, this.off + IP6_OFF_SRC, this.buf, this.off + IP6_OFF_DST, proto, upperLen);
   }
@@ -307,6 +311,9 @@ export class Ip6ExtChain {
   end = 0;
   /** Offset of the fragment header, -1 if none. */
   fragOff = -1;
+  /** Offset of the first routing header, -1 if none (its final destination goes into
+   * upper-layer pseudo-headers, RFC 8200 §8.1). */
+  rtOff = -1;
   errPtr = -1;
 
   reset(): void {
@@ -315,6 +322,7 @@ export class Ip6ExtChain {
     this.upOff = 0;
     this.end = 0;
     this.fragOff = -1;
+    this.rtOff = -1;
     this.errPtr = -1;
   }
 }
@@ -359,6 +367,7 @@ export function ip6_exthdr_walk(buf: Uint8Array, off: number, len: number, out: 
     out.offs[k] = p;
     out.lens[k] = hlen;
     nxtField = p;
+    if (nxt === IPPROTO_ROUTING && out.rtOff < 0) out.rtOff = p;
     const next = buf[p] as number;
     if (nxt === IPPROTO_FRAGMENT) {
       out.fragOff = p;

@@ -507,7 +507,8 @@ export interface TcpRepr {
 
 /**
  * Pseudo-header information: IPv4 addresses as uint32 numbers, IPv6 addresses as 16-byte
- * arrays. The length in the pseudo-header is the TCP segment length (header + payload).
+ * arrays. The length in the pseudo-header is the TCP segment length (header + payload). For
+ * IPv6 with a routing header, `dst` is the final destination (RFC 8200 §8.1).
  */
 export type TcpPseudo = { af: 4; src: number; dst: number } | { af: 6; src: Uint8Array; dst: Uint8Array };
 

@@ -273,6 +273,7 @@ describe('ip6_exthdr_walk and Ip6OptCursor on captured packets', () => {
     assert.equal(c.upOff, 48);
     assert.equal(c.end, 136);
     assert.equal(c.fragOff, -1);
+    assert.equal(c.rtOff, -1);
     assert.deepEqual(options(MLD_HBH, 40, 8), [
       [IP6OPT_ROUTER_ALERT, 42, 2],
       [IP6OPT_PADN, 46, 0],
@@ -329,6 +330,7 @@ describe('ip6_exthdr_walk and Ip6OptCursor on captured packets', () => {
     const [r, c] = walk(SRH);
     assert.equal(r, IP6_WALK_OK);
     assert.equal(c.types[0], IPPROTO_ROUTING);
+    assert.equal(c.rtOff, 40);
     assert.equal(c.lens[0], 40);
     assert.equal(c.nxt, IPPROTO_ICMPV6);
     assert.equal(c.upOff, 80);
