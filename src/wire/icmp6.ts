@@ -304,7 +304,7 @@ export class Icmp6View {
     return bytesEqual(this.buf, this.off + ND_OFF_TARGET, a, aOff, 16);
   }
   copyTargetTo(a: Uint8Array, aOff = 0): void {
-    a.set(this.target(), aOff);
+    for (let i = 0; i < 16; i++) a[aOff + i] = this.buf[this.off + ND_OFF_TARGET + i] as number;
   }
   setTarget(a: Uint8Array, aOff = 0): void {
     for (let i = 0; i < 16; i++) this.buf[this.off + ND_OFF_TARGET + i] = a[aOff + i] as number;

@@ -197,10 +197,10 @@ export class Ip6View {
     return bytesEqual(this.buf, this.off + IP6_OFF_DST, a, aOff, 16);
   }
   copySrcTo(a: Uint8Array, aOff = 0): void {
-    a.set(this.buf.subarray(this.off + IP6_OFF_SRC, this.off + IP6_OFF_SRC + 16), aOff);
+    for (let i = 0; i < 16; i++) a[aOff + i] = this.buf[this.off + IP6_OFF_SRC + i] as number;
   }
   copyDstTo(a: Uint8Array, aOff = 0): void {
-    a.set(this.buf.subarray(this.off + IP6_OFF_DST, this.off + IP6_OFF_DST + 16), aOff);
+    for (let i = 0; i < 16; i++) a[aOff + i] = this.buf[this.off + IP6_OFF_DST + i] as number;
   }
   setSrc(a: Uint8Array, aOff = 0): void {
     for (let i = 0; i < 16; i++) this.buf[this.off + IP6_OFF_SRC + i] = a[aOff + i] as number;
