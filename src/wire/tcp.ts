@@ -814,6 +814,7 @@ export function emitTcp(repr: TcpRepr, buf: Uint8Array, off: number, payloadLen:
   if (repr.payload !== undefined && repr.payload.length !== payloadLen) bad('payloadLen differs from repr.payload.length');
   const total = hlen + payloadLen;
   if (!inRange(buf, off, total)) bad('buffer too small');
+  if (pseudo?.af === 6 && (pseudo.src.length !== 16 || pseudo.dst.length !== 16)) bad('IPv6 pseudo-header addresses must be 16 bytes');
   checkUint(repr.sport, 0xffff, 'sport');
   checkUint(repr.dport, 0xffff, 'dport');
   checkUint(repr.seq, 0xffffffff, 'seq');

@@ -556,6 +556,7 @@ describe('emitTcp', () => {
     bad({ options: [{ kind: 'unknown', type: 254, data: hex`f989` }] });
     bad({ options: new Array(41).fill({ kind: 'nop' }) });
     assert.throws(() => emitTcp(base, new Uint8Array(19), 0), RangeError);
+    assert.throws(() => emitTcp(base, buf, 0, 0, { af: 6, src: new Uint8Array(4), dst: new Uint8Array(16) }), RangeError);
     assert.throws(() => emitTcp({ ...base, payload: hex`01` }, buf, 0, 2), RangeError);
   });
 });
