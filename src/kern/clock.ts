@@ -30,6 +30,11 @@ export interface TimerSource {
   nextDue(): number;
   /** Run everything due at or before `now` (ns). */
   runDue(now: number): void;
+  /**
+   * Optional: the exact time of the earliest pending work (never an underestimate), for
+   * idle detection. Sources without it are taken at their nextDue().
+   */
+  exactDue?(): number;
 }
 
 /** A unit of deferred soft work. Queue it with clock.defer(); it runs once per queueing. */
@@ -246,10 +251,21 @@ export class VirtualClock implements Clock {
     const end = this.t + limitNs;
     this.soft.drain();
     for (;;) {
-      const due = this.nextDue();
+      // The exact due time: nextDue() may be a cascade point with nothing to fire there,
+      // which would walk time past an idle gap longer than the horizon.
+      const due = this.exactDue();
       if (due === Infinity || due > end || due - this.t > horizonNs) break;
       this.advanceTo(due);
     }
     return this.t;
+  }
+
+  private exactDue(): number {
+    let due = Infinity;
+    for (const s of this.sources) {
+      const d = s.exactDue !== undefined ? s.exactDue() : s.nextDue();
+      if (d < due) due = d;
+    }
+    return due;
   }
 }

@@ -16,7 +16,8 @@
  * returns false), exactly as callout_stop() cannot stop a handler that another CPU is about
  * to run. Owners that tear down state while one of their callouts is invoking mark the state
  * dead and let the handler free it (see tcp_close()). Handlers call ack() first; ack()
- * returns false when the callout was stopped or rescheduled meanwhile.
+ * returns false when the callout was stopped or rescheduled meanwhile. Callouts due in the
+ * same tick run in the order they were (last) scheduled, whatever level they waited at.
  *
  * Callout objects are embedded in their owners (one per timer) and reused; scheduling
  * allocates nothing.
@@ -47,6 +48,8 @@ export class Callout<A = unknown> {
   c_prev: Callout<unknown> | null = null;
   c_level = -1;
   c_slot = -1;
+  /** Scheduling sequence number: orders callouts due in the same tick (FIFO). */
+  c_seq = 0;
   readonly c_wheel: Callwheel;
 
   constructor(wheel: Callwheel) {
@@ -95,8 +98,17 @@ export class Callout<A = unknown> {
   /** Ticks until due (0 if due or not pending). */
   ticksLeft(): number {
     if (!(this.c_flags & CALLOUT_PENDING)) return 0;
-    return Math.max(0, this.c_time - this.c_wheel.curTick);
+    return Math.max(0, this.c_time - this.c_wheel.ticks());
   }
+}
+
+function bySeq(a: Callout<unknown>, b: Callout<unknown>): number {
+  return a.c_seq - b.c_seq;
+}
+
+function inSeqOrder(batch: Callout<unknown>[]): boolean {
+  for (let i = 1; i < batch.length; i++) if ((batch[i - 1] as Callout<unknown>).c_seq > (batch[i] as Callout<unknown>).c_seq) return false;
+  return true;
 }
 
 export interface CallwheelStats {
@@ -112,10 +124,14 @@ export class Callwheel implements TimerSource {
   /** Next tick to process: every callout due before it has fired. */
   curTick: number;
   private readonly heads: (Callout<unknown> | null)[][];
+  /** Slot list tails: callouts are appended, so a slot keeps scheduling order. */
+  private readonly tails: (Callout<unknown> | null)[][];
   private readonly counts = new Int32Array(NLEVELS);
   /** Occupancy bitmap of level 0 (256 bits). */
   private readonly l0map = new Uint32Array(L0_SIZE / 32);
   private readonly batch: Callout<unknown>[] = [];
+  /** Last scheduling sequence number handed out. */
+  private seq = 0;
   readonly stats: CallwheelStats = { scheduled: 0, cancelled: 0, fired: 0, cascaded: 0, pending: 0 };
   private readonly clock: Clock;
   private attached = false;
@@ -125,7 +141,11 @@ export class Callwheel implements TimerSource {
     this.tickNs = tickNs;
     this.curTick = Math.floor(clock.now() / tickNs) + 1;
     this.heads = [];
-    for (let l = 0; l < NLEVELS; l++) this.heads.push(new Array(l === 0 ? L0_SIZE : LN_SIZE).fill(null));
+    this.tails = [];
+    for (let l = 0; l < NLEVELS; l++) {
+      this.heads.push(new Array(l === 0 ? L0_SIZE : LN_SIZE).fill(null));
+      this.tails.push(new Array(l === 0 ? L0_SIZE : LN_SIZE).fill(null));
+    }
     clock.attach(this);
     this.attached = true;
   }
@@ -155,12 +175,19 @@ export class Callwheel implements TimerSource {
 
   reset(c: Callout<unknown>, ticks: number, fn: CalloutFunc<unknown>, arg: unknown): void {
     if (c.c_flags & CALLOUT_PENDING) this.unlink(c);
+    // An empty wheel has nothing to cascade: catch up with a clock that moved while it was
+    // idle, so new callouts go in at their real level instead of cascading down from the top.
+    if (this.stats.pending === 0) {
+      const next = this.ticks() + 1;
+      if (next > this.curTick) this.curTick = next;
+    }
     c.c_func = fn;
     c.c_arg = arg;
-    // Relative to the present tick; a deadline already reached fires on the next run.
-    let due = this.ticks() + Math.max(0, Math.floor(ticks));
+    // Relative to the present tick; 0 (or nonsense: negative, NaN) means the next tick.
+    let due = this.ticks() + (ticks > 1 ? Math.floor(ticks) : 1);
     if (due < this.curTick) due = this.curTick;
     c.c_time = due;
+    c.c_seq = ++this.seq;
     c.c_flags |= CALLOUT_PENDING | CALLOUT_ACTIVE;
     this.insert(c);
     this.stats.scheduled++;
@@ -196,12 +223,13 @@ export class Callwheel implements TimerSource {
       }
       slot = Math.floor(t / 2 ** shift) & (LN_SIZE - 1);
     }
-    const heads = this.heads[level] as (Callout<unknown> | null)[];
-    const h = heads[slot] as Callout<unknown> | null;
-    c.c_prev = null;
-    c.c_next = h;
-    if (h) h.c_prev = c;
-    heads[slot] = c;
+    const tails = this.tails[level] as (Callout<unknown> | null)[];
+    const t0 = tails[slot] as Callout<unknown> | null;
+    c.c_next = null;
+    c.c_prev = t0;
+    if (t0) t0.c_next = c;
+    else (this.heads[level] as (Callout<unknown> | null)[])[slot] = c;
+    tails[slot] = c;
     c.c_level = level;
     c.c_slot = slot;
     (this.counts as Int32Array)[level]++;
@@ -213,6 +241,7 @@ export class Callwheel implements TimerSource {
     if (c.c_prev) c.c_prev.c_next = c.c_next;
     else heads[c.c_slot] = c.c_next;
     if (c.c_next) c.c_next.c_prev = c.c_prev;
+    else (this.tails[c.c_level] as (Callout<unknown> | null)[])[c.c_slot] = c.c_prev;
     if (c.c_level === 0 && heads[c.c_slot] === null) {
       (this.l0map as Uint32Array)[c.c_slot >>> 5] &= ~(1 << (c.c_slot & 31));
     }
@@ -248,14 +277,61 @@ export class Callwheel implements TimerSource {
   private nextTick(): number {
     const l = this.lowestLevel();
     if (l < 0) return Infinity;
-    const boundary = (this.curTick | (L0_SIZE - 1)) + 1; // next level-0 wrap (cascade point)
+    const cur = this.curTick;
+    // Tick numbers pass 2^31 after 24.8 days at 1 ms: no 32-bit `|` on them, only low-bit `&`.
+    const wrap = (cur & (L0_SIZE - 1)) === 0;
     if (l === 0) {
+      // curTick itself may be an unprocessed wrap whose cascade is due now.
+      if (wrap && this.stats.pending > (this.counts as Int32Array)[0]) return cur;
+      const boundary = cur - (cur & (L0_SIZE - 1)) + L0_SIZE; // next level-0 wrap (cascade point)
       const t = this.nextL0Tick();
       return t >= 0 && t < boundary ? t : boundary;
     }
-    // Level 0 is empty: the next event is a cascade from level l, at a multiple of its span.
+    // Level 0 is empty: the next event is a cascade from level l, at a multiple of its span
+    // (curTick itself if it is one and has not been processed yet).
     const span = 2 ** (L0_BITS + LN_BITS * (l - 1));
-    return Math.floor(this.curTick / span) * span + span;
+    return Math.ceil(cur / span) * span;
+  }
+
+  /**
+   * Exact time (ns) of the earliest pending callout, or Infinity. Unlike nextDue() (which
+   * may stop at cascade points) this never underestimates; it costs a scan of the slot
+   * heads and of the callouts in the nearest occupied slot of each level, so it is for idle
+   * detection (VirtualClock.runUntilIdle), not for every step.
+   */
+  exactDue(): number {
+    if (this.batch.length > 0) return this.clock.now();
+    const counts = this.counts as Int32Array;
+    let best = Infinity;
+    if (counts[0] > 0) {
+      const t = this.nextL0Tick();
+      if (t >= 0) best = t;
+      else {
+        // The occupied slots are all in the next rotation of level 0.
+        const heads0 = this.heads[0] as (Callout<unknown> | null)[];
+        const base = this.curTick - (this.curTick & (L0_SIZE - 1)) + L0_SIZE;
+        for (let s = 0; s < L0_SIZE; s++) {
+          if (heads0[s] !== null) {
+            best = base + s;
+            break;
+          }
+        }
+      }
+    }
+    let shift = L0_BITS;
+    for (let l = 1; l < NLEVELS; l++, shift += LN_BITS) {
+      if (counts[l] === 0) continue;
+      const heads = this.heads[l] as (Callout<unknown> | null)[];
+      const pos = Math.floor(this.curTick / 2 ** shift);
+      for (let k = 0; k < LN_SIZE; k++) {
+        // Slot k (k >= 1) only holds callouts due at or after the start of its range.
+        if (k > 0 && (pos + k) * 2 ** shift >= best) break;
+        for (let c = heads[(pos + k) & (LN_SIZE - 1)] as Callout<unknown> | null; c !== null; c = c.c_next) {
+          if (c.c_time < best) best = c.c_time;
+        }
+      }
+    }
+    return best === Infinity ? Infinity : best * this.tickNs;
   }
 
   nextDue(): number {
@@ -268,6 +344,7 @@ export class Callwheel implements TimerSource {
     const heads = this.heads[level] as (Callout<unknown> | null)[];
     let c = heads[slot] as Callout<unknown> | null;
     heads[slot] = null;
+    (this.tails[level] as (Callout<unknown> | null)[])[slot] = null;
     while (c) {
       const next: Callout<unknown> | null = c.c_next;
       (this.counts as Int32Array)[level]--;
@@ -280,6 +357,8 @@ export class Callwheel implements TimerSource {
 
   /** Fire every callout due at or before `now` (ns), tick by tick, in order. */
   runDue(now: number): void {
+    // Callouts committed before a handler threw run first.
+    if (this.batch.length > 0) this.runBatch();
     const nowTick = Math.floor(now / this.tickNs);
     while (this.curTick <= nowTick) {
       const l = this.lowestLevel();
@@ -321,20 +400,33 @@ export class Callwheel implements TimerSource {
         c = next;
       }
       this.curTick = tick + 1;
+      // Slots keep insertion order, but a callout cascaded down from a higher level may have
+      // been scheduled before one inserted at level 0 directly: restore scheduling order.
+      if (this.batch.length > 1 && !inSeqOrder(this.batch)) this.batch.sort(bySeq);
       this.runBatch();
     }
   }
 
   private runBatch(): void {
     const batch = this.batch;
-    for (let i = 0; i < batch.length; i++) {
-      const c = batch[i] as Callout<unknown>;
-      this.stats.fired++;
-      const fn = c.c_func;
-      if (fn !== null) fn(c.c_arg);
-      // A handler that forgot to ack must not leave the flag set forever.
-      c.c_flags &= ~CALLOUT_INVOKING;
+    let i = 0;
+    try {
+      for (; i < batch.length; i++) {
+        const c = batch[i] as Callout<unknown>;
+        this.stats.fired++;
+        const fn = c.c_func;
+        if (fn !== null) fn(c.c_arg);
+        // A handler that forgot to ack must not leave the flag set forever.
+        c.c_flags &= ~CALLOUT_INVOKING;
+      }
+      batch.length = 0;
+    } finally {
+      if (batch.length > 0) {
+        // A handler threw: it has run; the rest of the batch stays committed and runs on
+        // the next runDue() (nextDue() reports them due now). Nothing runs twice.
+        (batch[i] as Callout<unknown>).c_flags &= ~CALLOUT_INVOKING;
+        batch.splice(0, i + 1);
+      }
     }
-    batch.length = 0;
   }
 }
