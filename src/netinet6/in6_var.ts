@@ -36,6 +36,7 @@ import {
   in6_prefix_match,
   in6_solicited_node,
   ntop6,
+  type SockaddrIn6,
 } from '../netinet/in.js';
 
 // in6_ifaddr flags (netinet6/in6_var.h)
@@ -149,6 +150,8 @@ export class In6Ifextra {
   recalctm = 0;
   /** Multicast groups joined (ff02::1 is implicit and always joined). */
   readonly groups: In6Multi[] = [];
+  /** in6_ifattach ran for this interface. */
+  attached = false;
 }
 
 /** IPv6 statistics (struct ip6stat, netinet6/ip6_var.h), FreeBSD names. */
@@ -276,6 +279,8 @@ export class Inet6Vars {
   /** Transport input table (ip6_protox): next header → protosw. */
   readonly protox: (Protosw | undefined)[] = new Array(256);
   readonly hooks: Inet6Hooks = { addrAdded: [], addrRemoved: [] };
+  /** @internal scratch next-hop destination handed to if_output by ip6_output. */
+  readonly scratchDst: SockaddrIn6 = { family: AF_INET6, port: 0, addr: new Uint8Array(16), flowinfo: 0, scope_id: 0 };
 
   constructor(V: Vnet) {
     this.V = V;
