@@ -7,8 +7,9 @@
  *     if (P_STATE_CHANGE.enabled) P_STATE_CHANGE.fire(tp, oldState, newState);
  *
  * Subscriptions use DTrace-style patterns: each of the four fields may be empty (matches
- * anything) or a glob with `*`. Subscribing enables every matching probe, including probes
- * declared later. Listeners must not throw; an exception from a listener is caught, counted
+ * anything) or a glob with `*`; as with `dtrace -n`, a pattern with fewer than four fields
+ * names the rightmost ones ("send" is a probe name, "tcp_output:send" function:name).
+ * Subscribing enables every matching probe, including probes declared later. Listeners must not throw; an exception from a listener is caught, counted
  * and the listener is removed, so tracing can never break the stack.
  */
 
@@ -86,26 +87,39 @@ export class Trace {
    */
   subscribe(pattern: string, listener: ProbeListener): () => void {
     const parts = pattern.split(':');
-    while (parts.length < 4) parts.push('');
     if (parts.length > 4) throw new Error(`trace: bad probe pattern '${pattern}'`);
+    while (parts.length < 4) parts.unshift('');
     const sub: Subscription = {
       pattern: parts.map(globToRegExp) as Subscription['pattern'],
       listener,
     };
     this.subs.push(sub);
     for (const p of this.probes.values()) if (matches(sub, p)) this.attach(p, listener);
-    return () => this.unsubscribeListener(listener);
+    return () => this.unsubscribe(sub);
   }
 
+  /** Remove one subscription; its listener stays on probes another of its subscriptions matches. */
+  private unsubscribe(sub: Subscription): void {
+    const i = this.subs.indexOf(sub);
+    if (i < 0) return;
+    this.subs = this.subs.filter((s) => s !== sub);
+    const l = sub.listener;
+    for (const p of this.probes.values()) {
+      if (!matches(sub, p) || !p.listeners.includes(l)) continue;
+      if (this.subs.some((s) => s.listener === l && matches(s, p))) continue;
+      this.detach(p, l);
+    }
+  }
+
+  /** Remove a listener from every subscription and probe. */
   unsubscribeListener(listener: ProbeListener): void {
     this.subs = this.subs.filter((s) => s.listener !== listener);
-    for (const p of this.probes.values()) {
-      const i = p.listeners.indexOf(listener);
-      if (i >= 0) {
-        p.listeners = p.listeners.filter((l) => l !== listener);
-        p.enabled = p.listeners.length > 0;
-      }
-    }
+    for (const p of this.probes.values()) if (p.listeners.includes(listener)) this.detach(p, listener);
+  }
+
+  private detach(p: Probe, l: ProbeListener): void {
+    p.listeners = p.listeners.filter((x) => x !== l);
+    p.enabled = p.listeners.length > 0;
   }
 
   private attach(p: Probe, l: ProbeListener): void {

@@ -197,7 +197,9 @@ export class Sysctl {
 
   private add(name: string, kind: SysctlKind, descr: string, flags: number, fmt: string, oid?: number): SysctlNode {
     const { parent, leaf } = this.parentOf(name);
-    const num = oid ?? parent.nextChildNumber++;
+    // Top-level names keep their BSD numbers whether declared explicitly or implied.
+    const top = parent === this.root ? TOP_OIDS[leaf] : undefined;
+    const num = oid ?? top ?? parent.nextChildNumber++;
     const node = new SysctlNode(parent, leaf, num, kind, descr, flags, fmt);
     parent.children.set(leaf, node);
     return node;
@@ -252,8 +254,16 @@ export class Sysctl {
     if (writable) {
       const set = acc.set as (v: boolean) => void;
       n.setter = (v) => {
+        const old = acc.get();
         set(v as boolean);
-        opts.onChange?.(v as boolean);
+        if (opts.onChange) {
+          try {
+            opts.onChange(v as boolean);
+          } catch (e) {
+            set(old);
+            throw e;
+          }
+        }
       };
     }
     return n;
@@ -269,8 +279,16 @@ export class Sysctl {
         const s = v as string;
         const msg = opts.check?.(s) ?? null;
         if (msg !== null) throw new SysctlError('EINVAL', name, msg);
+        const old = acc.get();
         set(s);
-        opts.onChange?.(s);
+        if (opts.onChange) {
+          try {
+            opts.onChange(s);
+          } catch (e) {
+            set(old);
+            throw e;
+          }
+        }
       };
     }
     return n;
@@ -380,7 +398,7 @@ function parseIntValue(v: SysctlValue | string): number | null {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v !== 'string') return null;
   const s = v.trim();
-  if (!/^[-+]?(0x[0-9a-fA-F]+|[0-9]+)$/.test(s)) return null;
+  if (!/^[-+]?(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(s)) return null;
   const neg = s.startsWith('-');
   const body = s.replace(/^[-+]/, '');
   const n = body.startsWith('0x') || body.startsWith('0X') ? Number.parseInt(body, 16) : Number.parseInt(body, 10);
