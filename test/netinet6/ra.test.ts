@@ -100,7 +100,9 @@ describe('router advertisement → default route, SLAAC address, MTU', () => {
     assert.equal(def.nhop.nh_ifp, eh);
     // On-link prefix route and SLAAC address prefix + EUI-64.
     assert.ok(H.rt.get6(a6('2001:db8:1::'), 64));
-    const ifid = (H.inet6.ifaOnIfp(eh, true)?.addr as Uint8Array).subarray(8);
+    const hll = H.inet6.ifaOnIfp(eh, true);
+    assert.ok(hll);
+    const ifid = hll.addr.subarray(8);
     const want = new Uint8Array(16);
     want.set(a6('2001:db8:1::').subarray(0, 8));
     want.set(ifid, 8);
