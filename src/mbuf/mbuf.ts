@@ -124,6 +124,8 @@ export class Mbuf {
   l2hlen = 0;
   l3hlen = 0;
   l4hlen = 0;
+  /** TSO segment size (payload per wire segment) when the stack sends a super-segment. */
+  tso_segsz = 0;
   tags: MTag | null = null;
 
   constructor(dat: Uint8Array, zone: Zone<Mbuf> | null) {
@@ -144,6 +146,7 @@ export class Mbuf {
     this.rcv_tstmp = 0;
     this.snd_tstmp = 0;
     this.l2hlen = this.l3hlen = this.l4hlen = 0;
+    this.tso_segsz = 0;
     this.tags = null;
   }
 
@@ -171,9 +174,12 @@ export function M_TRAILINGSPACE(m: Mbuf): number {
   return M_WRITABLE(m) ? m.m_buf.length - (m.m_data + m.m_len) : 0;
 }
 
-/** Copy packet-header fields from `from` to `to` (m_dup_pkthdr without tags deep copy). */
+/**
+ * Copy packet-header fields from `from` to `to` (m_dup_pkthdr without tags deep copy).
+ * M_RDONLY describes storage, not the packet: `to` keeps its own.
+ */
 export function m_dup_pkthdr(to: Mbuf, from: Mbuf): void {
-  to.m_flags = (to.m_flags & (M_EXT | M_RDONLY)) | (from.m_flags & M_COPYFLAGS) | M_PKTHDR;
+  to.m_flags = (to.m_flags & (M_EXT | M_RDONLY)) | (from.m_flags & M_COPYFLAGS & ~M_RDONLY) | M_PKTHDR;
   to.len = from.len;
   to.rcvif = from.rcvif;
   to.flowid = from.flowid;
@@ -186,6 +192,7 @@ export function m_dup_pkthdr(to: Mbuf, from: Mbuf): void {
   to.l2hlen = from.l2hlen;
   to.l3hlen = from.l3hlen;
   to.l4hlen = from.l4hlen;
+  to.tso_segsz = from.tso_segsz;
   to.tags = from.tags;
 }
 
@@ -473,6 +480,7 @@ export class Mbufs {
    * every mbuf; the caller fills them. Returns null (and frees what it got) on failure.
    */
   getm(len: number, headroom = MAX_LINKHDR, maxClust = MJUM16BYTES): Mbuf | null {
+    if (maxClust > MJUM16BYTES) maxClust = MJUM16BYTES;
     const head = len + headroom <= MHLEN ? this.gethdr() : this.getcl(Math.min(len + headroom, maxClust), true);
     if (head === null) {
       this.drops++;
@@ -483,7 +491,7 @@ export class Mbufs {
     let tail = head;
     while (room < len) {
       const want = len - room;
-      const n = this.getcl(want <= MCLBYTES ? MCLBYTES : want <= MJUMPAGESIZE ? MJUMPAGESIZE : maxClust, false);
+      const n = this.getcl(Math.min(want <= MCLBYTES ? MCLBYTES : want <= MJUMPAGESIZE ? MJUMPAGESIZE : maxClust, maxClust), false);
       if (n === null) {
         m_freem(head);
         this.drops++;
@@ -552,7 +560,8 @@ export class Mbufs {
         mm.m_ext.refcnt++;
         n.m_buf = mm.m_ext.buf;
         n.m_data = mm.m_data + off;
-        n.m_flags |= M_EXT;
+        // Read-only storage stays read-only in every reference to it (mb_dupcl).
+        n.m_flags |= M_EXT | (mm.m_flags & M_RDONLY);
       } else {
         n.m_buf.set(mm.m_buf.subarray(mm.m_data + off, mm.m_data + off + k), 0);
         n.m_data = 0;
@@ -726,7 +735,7 @@ export class Mbufs {
       n.m_ext = mm.m_ext;
       mm.m_ext.refcnt++;
       n.m_buf = mm.m_ext.buf;
-      n.m_flags |= M_EXT;
+      n.m_flags |= M_EXT | (mm.m_flags & M_RDONLY);
       n.m_data = mm.m_data + len;
     } else if (remain <= MLEN) {
       n.m_buf.set(mm.m_buf.subarray(mm.m_data + len, mm.m_data + mm.m_len), 0);
@@ -773,13 +782,20 @@ export class Mbufs {
     return true;
   }
 
-  /** Overwrite bytes at `off` with `src` (m_copyback, within the existing chain). */
+  /**
+   * Overwrite bytes at `off` with `src` (m_copyback, within the existing chain). A range
+   * beyond the chain throws RangeError before anything is written. The caller makes sure
+   * the storage is writable (M_WRITABLE).
+   */
   copyback(m: Mbuf, off: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
     let mm: Mbuf | null = m;
     while (mm !== null && off >= mm.m_len) {
       off -= mm.m_len;
       mm = mm.m_next;
     }
+    let avail = mm === null ? 0 : mm.m_len - off;
+    for (let x = mm?.m_next ?? null; x !== null && avail < len; x = x.m_next) avail += x.m_len;
+    if (avail < len) throw new RangeError('m_copyback: beyond chain');
     while (len > 0) {
       if (mm === null) throw new RangeError('m_copyback: beyond chain');
       const k = Math.min(mm.m_len - off, len);
