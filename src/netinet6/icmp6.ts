@@ -316,12 +316,9 @@ export function icmp6_error(V: Vnet, m: Mbuf, type: number, code: number, param:
       m_freem(m);
       return;
     }
-  } else if (lh.nxt === IPPROTO_ICMPV6 && lh.off < 0) {
-    // The ICMPv6 type cannot be seen (truncated chain): do not risk answering an error.
-    st.icp6s_canterror++;
-    m_freem(m);
-    return;
   }
+  // A chain that cannot be walked to its end is not known to be ICMPv6: it may be answered
+  // (as FreeBSD's ip6_lasthdr() < 0 case); an error we send is itself always walkable.
   // (f): rate limit.
   if (ic.ratelimit(V.clock.now())) {
     m_freem(m);
