@@ -23,6 +23,23 @@ import { IfnetList, type Ifnet } from './net/if.js';
 import { EtherVars } from './net/if_ethersubr.js';
 import { lo_create } from './net/if_loop.js';
 import { Netisr } from './net/netisr.js';
+import { RouteTables } from './net/route.js';
+import type { ArpVars } from './netinet/if_ether.js';
+import { inet_init } from './netinet/in_proto.js';
+import type { InetVars } from './netinet/in_var.js';
+import type { IcmpVars } from './netinet/ip_icmp.js';
+import type { IpReass } from './netinet/ip_reass.js';
+import type { RawIp } from './netinet/raw_ip.js';
+import type { HostCache } from './netinet/tcp_hostcache.js';
+import type { UdpVars } from './netinet/udp_usrreq.js';
+import type { Frag6 } from './netinet6/frag6.js';
+import type { Icmp6Vars } from './netinet6/icmp6.js';
+import { inet6_init } from './netinet6/in6_proto.js';
+import type { Inet6Vars } from './netinet6/in6_var.js';
+import type { Nd6Vars } from './netinet6/nd6.js';
+import type { RawIp6 } from './netinet6/raw_ip6.js';
+import { ProtoswTable } from './sys/protosw.js';
+import { SocketVars } from './sys/socket.js';
 
 export interface VnetOptions {
   /** A name for diagnostics (`vnet0`, `client`, ...). */
@@ -57,6 +74,24 @@ export class Vnet {
   readonly ether: EtherVars;
   /** lo0, if created. */
   readonly loif: Ifnet | null;
+  /** Routing tables (both families). */
+  readonly rt: RouteTables;
+  /** Socket layer limits and counters, and the protocol switch table. */
+  readonly socket: SocketVars;
+  readonly protosw: ProtoswTable;
+  // Protocol families, set by their initialisers (inet_init, inet6_init).
+  inet!: InetVars;
+  icmp!: IcmpVars;
+  ipreass!: IpReass;
+  hostcache!: HostCache;
+  rawip!: RawIp;
+  arp!: ArpVars;
+  udp!: UdpVars;
+  inet6!: Inet6Vars;
+  icmp6!: Icmp6Vars;
+  nd6!: Nd6Vars;
+  frag6!: Frag6;
+  rawip6!: RawIp6;
   /** Set by destroy(). */
   dead = false;
   private readonly destructors: (() => void)[] = [];
@@ -77,7 +112,12 @@ export class Vnet {
     this.ifnet = new IfnetList();
     this.netisr = new Netisr(this);
     this.ether = new EtherVars(this);
+    this.rt = new RouteTables();
+    this.socket = new SocketVars(this);
+    this.protosw = new ProtoswTable();
     this.loif = opts.loopback === false ? null : lo_create(this);
+    inet_init(this);
+    inet6_init(this);
   }
 
   /** Register a teardown step (run in reverse order by destroy()). */

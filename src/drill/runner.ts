@@ -1395,6 +1395,7 @@ export class DrillRunner {
           if (e !== 0) return errOut(e);
           return ok(0, () => {
             if (f.model.liveLocal === null) f.model.liveLocal = { ip: this.localIp, port: sa.port };
+            if (f.model.protocol === IPPROTO_UDP) this.learnLocal(f.model, f.so);
           });
         };
       }
@@ -1461,6 +1462,7 @@ export class DrillRunner {
           if (!started) {
             started = true;
             const e = soconnect(so, sa);
+            if (m.protocol === IPPROTO_UDP && e === 0) this.learnLocal(m, so);
             if (e === 0 && so.so_state & SS_ISCONNECTED) return ok(0);
             if (e !== 0 && e !== EINPROGRESS) return errOut(e);
             if (nbio(f) && (so.so_state & SS_ISCONNECTING || e === EINPROGRESS)) return errOut(EINPROGRESS);
@@ -1630,6 +1632,16 @@ export class DrillRunner {
       default:
         throw new Failure('unsupported', line, `system call ${call.name}() is not supported`);
     }
+  }
+
+  /**
+   * A UDP socket's local end as the kernel bound it (packetdrill learns it only from the first
+   * datagram sent; reading it lets a script receive first).
+   */
+  private learnLocal(m: SockModel, so: Socket): void {
+    const sa = so.so_proto.pr_usrreqs.pru_sockaddr(so);
+    if (sa === null || sa.port === 0) return;
+    m.liveLocal = { ip: this.localIp, port: sa.port };
   }
 
   private iovLen(e: Expr, line: number): number {

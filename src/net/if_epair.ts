@@ -9,7 +9,7 @@
  */
 
 import type { SoftTask } from '../kern/clock.js';
-import { type Mbuf, m_freem, CSUM_IP, CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6 } from '../mbuf/mbuf.js';
+import { type Mbuf, m_freem, CSUM_IP, CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, M_VLANTAG } from '../mbuf/mbuf.js';
 import { ENETDOWN, ENOBUFS } from '../sys/errno.js';
 import type { Vnet } from '../vnet.js';
 import { bpf_mtap, BPF_D_OUT } from './bpf.js';
@@ -47,6 +47,9 @@ class EpairSoftc implements SoftTask {
         if_inc_ipackets(ifp, m.len);
         m.rcvif = ifp;
         m.rcv_tstmp = now;
+        // The sender's out-of-band VLAN tag means nothing here (FreeBSD epair_clear_mbuf).
+        m.m_flags &= ~M_VLANTAG;
+        m.ether_vtag = 0;
         csum_mark_valid(m);
         ifp.if_input(ifp, m);
       }

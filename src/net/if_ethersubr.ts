@@ -293,8 +293,11 @@ export function ether_output_frame(ifp: Ifnet, m0: Mbuf, edst: Uint8Array, ether
 /**
  * Mark a packet as received over an in-process link whose sender left checksums to the
  * "hardware" (epair, loopback): the receiver trusts them (CSUM_DATA_VALID), as kernels do.
+ * The sender's transmit requests (CSUM_IP, CSUM_DELAY_DATA...) are replaced, not kept: on
+ * the receiving side they would ask for checksums again (a forwarded packet) with a
+ * csum_data that no longer holds the field offset (FreeBSD looutput assigns the flags too).
  */
 export function csum_mark_valid(m: Mbuf): void {
-  m.csum_flags |= CSUM_IP_CHECKED | CSUM_IP_VALID | CSUM_DATA_VALID | CSUM_PSEUDO_HDR;
+  m.csum_flags = CSUM_IP_CHECKED | CSUM_IP_VALID | CSUM_DATA_VALID | CSUM_PSEUDO_HDR;
   m.csum_data = 0xffff;
 }

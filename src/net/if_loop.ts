@@ -7,11 +7,11 @@
  * sender's stack), so a protocol can send to itself without re-entering its own input.
  */
 
-import { M_LOOP, type Mbuf, m_freem, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_DATA_VALID, CSUM_PSEUDO_HDR } from '../mbuf/mbuf.js';
+import { M_LOOP, type Mbuf, m_freem } from '../mbuf/mbuf.js';
 import { EAFNOSUPPORT, ENETDOWN } from '../sys/errno.js';
 import type { Vnet } from '../vnet.js';
 import { bpf_mtap2, BPF_D_IN } from './bpf.js';
-import type { LinkDst } from './if_ethersubr.js';
+import { csum_mark_valid, type LinkDst } from './if_ethersubr.js';
 import {
   IFF_DRV_RUNNING,
   IFF_LOOPBACK,
@@ -70,10 +70,11 @@ const afHeaders = {
 export function if_simloop(ifp: Ifnet, m: Mbuf, family: number): number {
   m.rcvif = ifp;
   m.m_flags |= M_LOOP;
-  // Nothing crossed a wire: trust the checksums (and any left to "hardware").
-  m.csum_flags |= CSUM_IP_CHECKED | CSUM_IP_VALID | CSUM_DATA_VALID | CSUM_PSEUDO_HDR;
-  m.csum_data = 0xffff;
+  // Tap first: the capture completes checksums left to "hardware" while the transmit
+  // requests still say where they are.
   if (ifp.if_bpf.length > 0) bpf_mtap2(ifp, afHeaders[family as 2 | 28], m, BPF_D_IN);
+  // Nothing crossed a wire: trust the checksums (and any left to "hardware").
+  csum_mark_valid(m);
   if_inc_ipackets(ifp, m.len);
   const proto = family === AF_INET ? NETISR_IP : NETISR_IPV6;
   const err = ifp.if_vnet.netisr.queue(proto, m);

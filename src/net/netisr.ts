@@ -5,9 +5,9 @@
  * Protocols register a handler under a netisr protocol number. A packet is either
  * dispatched directly (the handler runs now, on the caller's stack: the default, as in
  * FreeBSD, net.isr.dispatch=direct) or queued to the protocol's bounded queue and handled
- * later from soft work (deferred). Hybrid dispatches directly unless the queue already holds
- * packets (to keep order). A full queue drops the packet and counts `qdrops` (the caller
- * gets ENOBUFS).
+ * later from soft work (deferred). Hybrid dispatches directly unless the queue holds packets
+ * or is being run (to keep order, and so a handler never re-enters itself). A full queue
+ * drops the packet and counts `qdrops` (the caller gets ENOBUFS).
  *
  * One workstream (net.isr.maxthreads=1): JavaScript runs the stack on one thread. The
  * counters and sysctls keep FreeBSD's names so `netstat -Q` reads the same.
@@ -65,6 +65,8 @@ class NetisrProto implements SoftTask {
   qdrops = 0;
   queued_count = 0;
   handled = 0;
+  /** True while the handler runs from the queue or a hybrid direct dispatch (NWS_RUNNING). */
+  running = false;
   private readonly owner: Netisr;
 
   constructor(owner: Netisr, r: NetisrRegistration, qlimit: number) {
@@ -93,18 +95,40 @@ class NetisrProto implements SoftTask {
     return 0;
   }
 
-  /** Drain a snapshot of the queue (FreeBSD swaps the whole queue out for fairness). */
+  /**
+   * Run the packets queued when the run started (later arrivals wait for the next run, for
+   * fairness). They stay on the queue until handled, so a hybrid dispatch from a handler
+   * queues behind them instead of overtaking them.
+   */
   runSoft(): void {
-    let m = this.head;
     let n = this.len;
+    const wasRunning = this.running;
+    this.running = true;
+    try {
+      while (n-- > 0 && this.head !== null) {
+        const m: Mbuf = this.head;
+        this.head = m.m_nextpkt;
+        if (this.head === null) this.tail = null;
+        this.len--;
+        m.m_nextpkt = null;
+        this.handled++;
+        this.handler(m);
+      }
+    } finally {
+      this.running = wasRunning;
+    }
+  }
+
+  /** Free everything queued (unregister). */
+  flush(): void {
+    let m = this.head;
     this.head = this.tail = null;
     this.len = 0;
-    while (m !== null && n-- > 0) {
-      const next: Mbuf | null = m.m_nextpkt;
+    while (m !== null) {
+      const n: Mbuf | null = m.m_nextpkt;
       m.m_nextpkt = null;
-      this.handled++;
-      this.handler(m);
-      m = next;
+      m_freem(m);
+      m = n;
     }
   }
 }
@@ -163,12 +187,8 @@ export class Netisr {
   unregister(proto: number): void {
     const p = this.protos[proto];
     if (!p) return;
-    let m = p.head;
-    while (m) {
-      const n: Mbuf | null = m.m_nextpkt;
-      m_freem(m);
-      m = n;
-    }
+    // Its queue run may still be scheduled: leave it nothing to do.
+    p.flush();
     this.protos[proto] = null;
   }
 
@@ -191,8 +211,17 @@ export class Netisr {
     const policy = p.dispatch !== NETISR_DISPATCH_DEFAULT ? p.dispatch : this.dispatchPolicy;
     if (policy === NETISR_DISPATCH_DEFERRED) return p.enqueue(m);
     if (policy === NETISR_DISPATCH_HYBRID) {
-      if (p.len > 0) return p.enqueue(m);
+      if (p.len > 0 || p.running) return p.enqueue(m);
       p.hybrid_dispatched++;
+      p.dispatched++;
+      p.handled++;
+      p.running = true;
+      try {
+        p.handler(m);
+      } finally {
+        p.running = false;
+      }
+      return 0;
     }
     p.dispatched++;
     p.handled++;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ntop6 } from '../../src/netinet/in.js';
 import { nd6_add_static } from '../../src/netinet6/nd6.js';
-import { a6, addr6, cat, echoReq, fakeEther, icmp6, icmp6Pkt, icmpOf, inject, ip6, llOpt, optsHdr, SEC, VirtualClock, vnet } from './helpers.js';
+import { a6, addr6, cat, echoReq, fakeEther, icmp6, icmpOf, inject, ip6, llOpt, optsHdr, SEC, VirtualClock, vnet } from './helpers.js';
 
 const ME = a6('2001:db8::1');
 const PEER = a6('2001:db8::2');
@@ -230,7 +230,7 @@ describe('ICMPv6 input and error rules', () => {
     const e = errors();
     assert.equal(e.length, 1);
     assert.equal(e[0]?.pkt.length, 1280);
-    assert.equal(ntop6((e[0]?.pkt as Uint8Array).subarray(8, 24)), '2001:db8::1');
+    assert.equal(ntop6((e[0]!.pkt as Uint8Array).subarray(8, 24)), '2001:db8::1');
   });
 });
 

@@ -75,7 +75,7 @@ describe('link-local formation and DAD', () => {
     assert.equal(A.inet6.addAddress(ea, g, 64).error, 0);
     clock.advance(3 * SEC);
     const iaA = A.inet6.ifaWithAddr(g, 0, ea);
-    assert.ok(iaA && iaA.ready, 'A owns the address');
+    assert.ok(iaA?.ready, 'A owns the address');
     // B tries the same address: A defends it with an NA, B marks it duplicated.
     assert.equal(B.inet6.addAddress(eb, g, 64).error, 0);
     clock.advance(3 * SEC);
