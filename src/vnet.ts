@@ -31,6 +31,9 @@ import type { IcmpVars } from './netinet/ip_icmp.js';
 import type { IpReass } from './netinet/ip_reass.js';
 import type { RawIp } from './netinet/raw_ip.js';
 import type { HostCache } from './netinet/tcp_hostcache.js';
+import type { CcVars } from './netinet/cc/cc.js';
+import type { TcpVars } from './netinet/tcp_var.js';
+import { tcp_init } from './netinet/tcp_subr.js';
 import type { UdpVars } from './netinet/udp_usrreq.js';
 import type { Frag6 } from './netinet6/frag6.js';
 import type { Icmp6Vars } from './netinet6/icmp6.js';
@@ -92,6 +95,8 @@ export class Vnet {
   nd6!: Nd6Vars;
   frag6!: Frag6;
   rawip6!: RawIp6;
+  tcp!: TcpVars;
+  cc!: CcVars;
   /** Set by destroy(). */
   dead = false;
   private readonly destructors: (() => void)[] = [];
@@ -118,6 +123,7 @@ export class Vnet {
     this.loif = opts.loopback === false ? null : lo_create(this);
     inet_init(this);
     inet6_init(this);
+    tcp_init(this);
   }
 
   /** Register a teardown step (run in reverse order by destroy()). */

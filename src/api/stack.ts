@@ -22,6 +22,7 @@ import { errnoName } from '../sys/errno.js';
 import type { SysctlValue } from '../kern/kern_sysctl.js';
 import { Vnet, type VnetOptions } from '../vnet.js';
 import { DgramApi } from './dgram.js';
+import { NetApi } from './net.js';
 
 export interface StackOptions extends VnetOptions {}
 
@@ -45,12 +46,14 @@ function parseCidr(cidr: string): { family: number; addr: number | Uint8Array; p
 export class Stack {
   readonly vnet: Vnet;
   readonly dgram: DgramApi;
+  readonly net: NetApi;
   private refs = 0;
   private keepAlive: NodeJS.Timeout | null = null;
 
   constructor(opts: StackOptions = {}) {
     this.vnet = new Vnet(opts);
     this.dgram = new DgramApi(this);
+    this.net = new NetApi(this);
   }
 
   get name(): string {

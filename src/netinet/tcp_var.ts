@@ -1,0 +1,549 @@
+/*
+ * TCP control block, statistics and per-Vnet variables (BSD netinet/tcp_var.h,
+ * tcp_timer.h).
+ *
+ * The TcpCb keeps FreeBSD's field names (snd_una, rcv_nxt, t_srtt...) so this code can be
+ * read beside tcp_input.c and tcp_output.c. Time is in ticks of the Vnet's callout wheel
+ * (1 ms at hz=1000); t_srtt and t_rttvar are scaled fixed-point like FreeBSD's
+ * (TCP_RTT_SHIFT, TCP_RTTVAR_SHIFT).
+ *
+ * Timers follow FreeBSD 14: one callout per connection and an array of due ticks, one per
+ * timer kind (TT_DELACK, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL); the callout is armed for
+ * the earliest.
+ */
+
+import type { Callout } from '../kern/kern_timeout.js';
+import type { Probe } from '../kern/kern_sdt.js';
+import type { Mbuf } from '../mbuf/mbuf.js';
+import type { Vnet } from '../vnet.js';
+import type { SipHash } from '../kern/siphash.js';
+import { TcpOptsScratch } from '../wire/tcp.js';
+import type { CcAlgo, CcVar } from './cc/cc.js';
+import type { Inpcb } from './in_pcb.js';
+import { PcbInfo } from './in_pcb.js';
+import { TCPS_CLOSED } from './tcp_fsm.js';
+import type { SynCache } from './tcp_syncache.js';
+import type { TcpPcbRecord } from './tcp_subr.js';
+
+// --- timers (tcp_timer.h) ---
+export const TT_DELACK = 0;
+export const TT_REXMT = 1;
+export const TT_PERSIST = 2;
+export const TT_KEEP = 3;
+export const TT_2MSL = 4;
+export const TT_N = 5;
+export const TT_NAMES = ['delack', 'rexmt', 'persist', 'keep', '2msl'] as const;
+
+export const TCP_MAXRXTSHIFT = 12; // maximum retransmits
+export const TCP_RTT_SCALE = 32; // multiplier for srtt; 3 bits frac.
+export const TCP_RTT_SHIFT = 5;
+export const TCP_RTTVAR_SCALE = 16;
+export const TCP_RTTVAR_SHIFT = 4;
+export const TCP_DELTA_SHIFT = 2;
+/** tcp_backoff[] (tcp_timer.c): used for SYN and data retransmits alike in FreeBSD 14. */
+export const tcp_backoff: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
+export const tcp_totbackoff = 2559; // sum of tcp_backoff[]
+
+// --- t_flags (tcp_var.h) ---
+export const TF_ACKNOW = 0x00000001; // ack peer immediately
+export const TF_DELACK = 0x00000002; // ack, but try to delay it
+export const TF_NODELAY = 0x00000004; // don't delay packets to coalesce
+export const TF_NOOPT = 0x00000008; // don't use tcp options
+export const TF_SENTFIN = 0x00000010; // have sent FIN
+export const TF_REQ_SCALE = 0x00000020; // have/will request window scaling
+export const TF_RCVD_SCALE = 0x00000040; // other side has requested scaling
+export const TF_REQ_TSTMP = 0x00000080; // have/will request timestamps
+export const TF_RCVD_TSTMP = 0x00000100; // a timestamp was received in SYN
+export const TF_SACK_PERMIT = 0x00000200; // other side said I could SACK
+export const TF_NEEDSYN = 0x00000400; // send SYN (implicit state)
+export const TF_NEEDFIN = 0x00000800; // send FIN (implicit state)
+export const TF_NOPUSH = 0x00001000; // don't push
+export const TF_PREVVALID = 0x00002000; // saved values for bad rxmit valid
+export const TF_WAKESOR = 0x00004000; // wake up receive socket
+export const TF_GPUTINPROG = 0x00008000;
+export const TF_MORETOCOME = 0x00010000; // More data to be appended to sock
+export const TF_SONOTCONN = 0x00020000; // socket is not connected
+export const TF_LASTIDLE = 0x00040000; // connection was previously idle
+export const TF_RXWIN0SENT = 0x00080000; // sent a receiver win 0 in response
+export const TF_FASTRECOVERY = 0x00100000; // in NewReno Fast Recovery
+export const TF_WASFRECOVERY = 0x00200000; // was in NewReno Fast Recovery
+export const TF_SIGNATURE = 0x00400000; // require MD5 digests (RFC2385)
+export const TF_FORCEDATA = 0x00800000; // force out a byte
+export const TF_TSO = 0x01000000; // TSO enabled on this connection
+export const TF_TOE = 0x02000000;
+export const TF_CLOSED = 0x04000000; // close(2) was called
+export const TF_SENTSYN = 0x08000000; // SYN was sent
+export const TF_LRD = 0x10000000; // Lost Retransmission Detection
+export const TF_CONGRECOVERY = 0x20000000; // congestion recovery mode
+export const TF_WASCRECOVERY = 0x40000000; // was in congestion recovery
+export const TF_FASTOPEN = 0x80000000; // TCP Fast Open indication
+
+// --- t_flags2 ---
+export const TF2_PLPMTU_BLACKHOLE = 0x00000001;
+export const TF2_PLPMTU_PMTUD = 0x00000002;
+export const TF2_PLPMTU_MAXSEGSNT = 0x00000004;
+export const TF2_LOG_AUTO = 0x00000008;
+export const TF2_DROP_AF_DATA = 0x00000010;
+export const TF2_ECN_PERMIT = 0x00000020; // connection ECN-ready
+export const TF2_ECN_SND_CWR = 0x00000040; // ECN CWR in queue
+export const TF2_ECN_SND_ECE = 0x00000080; // ECN ECE in queue
+export const TF2_ACE_PERMIT = 0x00000100; // Accurate ECN mode
+export const TF2_FBYTES_COMPLETE = 0x00000400;
+export const TF2_ECN_USE_ECT1 = 0x00000800;
+export const TF2_TCP_ACCOUNTING = 0x00001000;
+export const TF2_NO_ISS_CHECK = 0x00004000;
+/** bsdnet: the tcpcb was torn down while one of its timers was invoking (TF_DEAD). */
+export const TF2_DEAD = 0x80000000;
+
+/** TCP_INFO tcpi_options bits (netinet/tcp.h). */
+export const TCPI_OPT_TIMESTAMPS = 0x01;
+export const TCPI_OPT_SACK = 0x02;
+export const TCPI_OPT_WSCALE = 0x04;
+export const TCPI_OPT_ECN = 0x08;
+export const TCPI_OPT_TOE = 0x10;
+export const TCPI_OPT_TFO = 0x20;
+export const TCPI_OPT_ACE = 0x40;
+
+/** A hole in the SACK scoreboard (struct sackhole). */
+export interface SackHole {
+  start: number; // start seq no. of hole
+  end: number; // end seq no.
+  rxmit: number; // next seq. no in hole to be retransmitted
+}
+
+/** SACK hints (struct sackhint). */
+export class SackHint {
+  nexthole: SackHole | null = null;
+  sack_bytes_rexmit = 0;
+  last_sack_ack = 0; // most recent/largest sacked ack
+  delivered_data = 0;
+  sacked_bytes = 0; // total sacked bytes reported by the receiver
+  recover_fs = 0; // flight size at the start of loss recovery
+  prr_delivered = 0; // total bytes delivered using PRR
+  prr_out = 0; // bytes sent during IN_RECOVERY
+  hole_bytes = 0; // current number of bytes in scoreboard holes
+  lost_bytes = 0; // number of rfc6675 IsLost() bytes
+}
+
+/** A queued out-of-order segment (struct tseg_qent). */
+export interface TsegQent {
+  seq: number;
+  len: number;
+  flags: number; // TH_FIN only matters
+  m: Mbuf;
+}
+
+export class TcpCb {
+  readonly t_vnet: Vnet;
+  readonly t_inpcb: Inpcb;
+  t_state = TCPS_CLOSED;
+  t_flags = 0;
+  t_flags2 = 0;
+  // Timers: one callout and the due tick of each kind (0 = not armed).
+  readonly t_callout: Callout<TcpCb>;
+  readonly t_timers = new Float64Array(TT_N);
+  /** Timers committed to run but not yet run (callout race accounting). */
+  t_timers_running = 0;
+  t_dupacks = 0;
+  /** Largest send window the peer offered (max_sndwnd). */
+  max_sndwnd = 0;
+  t_maxseg = 0; // maximum segment size (payload + options)
+  t_pmtud_saved_maxseg = 0;
+  t_rxtshift = 0; // log(2) of rexmt exp. backoff
+  t_rxtcur = 0; // current retransmit value (ticks)
+  t_srtt = 0; // smoothed round-trip time (ticks << TCP_RTT_SHIFT)
+  t_rttvar = 0; // variance in round-trip time (ticks << TCP_RTTVAR_SHIFT)
+  t_rttmin = 0; // minimum rtt allowed (ticks)
+  t_rttupdated = 0; // number of times rtt sampled
+  t_rttlow = 0; // smallest observed RTT (ticks)
+  t_rtttime = 0; // tick when rtt timing started (0 = not timing)
+  t_rtseq = 0; // sequence number being timed
+  t_starttime = 0; // tick the connection was created
+  t_rcvtime = 0; // tick of last segment received (idle)
+  t_sndtime = 0; // tick of last segment sent
+  t_badrxtwin = 0; // window for retransmit recovery
+  t_softerror = 0; // possible error not yet reported
+  // send sequence variables (RFC 9293 §3.3.1)
+  snd_una = 0; // sent but unacknowledged
+  snd_max = 0; // highest sequence number sent
+  snd_nxt = 0; // send next
+  snd_up = 0; // send urgent pointer
+  snd_wl1 = 0; // window update seg seq number
+  snd_wl2 = 0; // window update seg ack number
+  iss = 0; // initial send sequence number
+  snd_wnd = 0; // send window
+  snd_recover = 0; // for use in NewReno Fast Recovery
+  snd_cwnd = 0; // congestion-controlled window (bytes)
+  snd_ssthresh = 0; // snd_cwnd size threshold for slow start
+  snd_cwnd_prev = 0; // cwnd prior to retransmit (bad rexmit undo)
+  snd_ssthresh_prev = 0;
+  snd_recover_prev = 0;
+  t_sndzerowin = 0; // zero-window updates sent
+  t_sndrexmitpack = 0; // retransmit packets sent
+  t_sndtlppack = 0;
+  snd_scale = 0; // window scaling for send window
+  requested_s_scale = 0; // pending window scaling (received)
+  // receive sequence variables
+  rcv_nxt = 0; // receive next
+  rcv_adv = 0; // advertised window
+  rcv_wnd = 0; // receive window
+  rcv_up = 0; // receive urgent pointer
+  irs = 0; // initial receive sequence number
+  rcv_scale = 0; // window scaling for recv window
+  request_r_scale = 0; // pending window scaling (requested)
+  // timestamps (RFC 7323)
+  ts_recent = 0; // timestamp echo data
+  ts_recent_age = 0; // when last updated (ticks)
+  ts_offset = 0; // our timestamp offset
+  last_ack_sent = 0;
+  // SACK (RFC 2018, RFC 6675)
+  rcv_numsacks = 0; // # distinct sack blks present
+  readonly sackblks = new Uint32Array(2 * 6); // receiver's blocks (start, end) pairs, MAX_SACK_BLKS=6
+  snd_holes: SackHole[] = []; // sender scoreboard, in sequence order
+  snd_fack = 0; // highest SACKed sequence
+  readonly sackhint = new SackHint();
+  t_dsack_bytes = 0;
+  t_dsack_pack = 0;
+  // reassembly queue
+  t_segq: TsegQent[] = [];
+  t_segqlen = 0; // bytes queued
+  t_segqmbuflen = 0;
+  t_rcvoopack = 0;
+  // keepalive (per connection, in ticks)
+  t_keepinit = 0;
+  t_keepidle = 0;
+  t_keepintvl = 0;
+  t_keepcnt = 0;
+  t_maxunacktime = 0;
+  t_keepalive_probes = 0;
+  // congestion control
+  cc_algo: CcAlgo | null = null;
+  readonly t_ccv: CcVar;
+  t_bytes_acked = 0; // ABC "bytes_acked" parameter
+  // receive buffer autosizing (RFC 1323 style measurement, FreeBSD tcp_autorcvbuf)
+  rfbuf_ts = 0; // recv buffer autoscaling timestamp
+  rfbuf_cnt = 0; // recv buffer autoscaling byte count
+  // ECN (RFC 3168)
+  t_ecn_retries = 0;
+  t_ecn_ce_pending = false;
+  // statistics of this connection (TCP_INFO)
+  t_sndbytes = 0;
+  t_rcvbytes = 0;
+  t_rexmitbytes = 0;
+  t_snd_rxt_pkts = 0;
+  t_rcv_ooopack = 0;
+  t_sndpack = 0;
+  t_rcvpack = 0;
+  // application-facing
+  /** Peer's MSS offer (0 = none). */
+  t_peer_mss = 0;
+  /** User-set TCP_MAXSEG (0 = none). */
+  t_user_maxseg = 0;
+  /** Congestion control name chosen for this socket (null = system default). */
+  t_cc_name: string | null = null;
+  /** Black-box log ring, when enabled. */
+  t_bblog: unknown = null;
+  /** Set when the tcpcb is freed. */
+  t_freed = false;
+  /** Segments sent by limited transmit (RFC 3042) since the last dupack run (snd_limited). */
+  snd_limited = 0;
+  /** RFC 5961 §7 challenge-ACK rate limit window (tick it ends) and count within it. */
+  t_challenge_ack_end = 0;
+  t_challenge_ack_cnt = 0;
+  /** HyStart++ round tracking: the round ends when snd_una passes t_round_end. */
+  t_round_end = 0;
+  t_round_cnt = 0;
+
+  constructor(V: Vnet, inp: Inpcb, ccv: CcVar) {
+    this.t_vnet = V;
+    this.t_inpcb = inp;
+    this.t_callout = V.callwheel.callout<TcpCb>();
+    this.t_ccv = ccv;
+  }
+}
+
+/** TCP statistics (struct tcpstat, netinet/tcp_var.h), FreeBSD names. */
+export class TcpStat {
+  tcps_connattempt = 0; // connections initiated
+  tcps_accepts = 0; // connections accepted
+  tcps_connects = 0; // connections established
+  tcps_drops = 0; // connections dropped
+  tcps_conndrops = 0; // embryonic connections dropped
+  tcps_minmssdrops = 0; // average minmss too low drops
+  tcps_closed = 0; // conn. closed (includes drops)
+  tcps_segstimed = 0; // segs where we tried to get rtt
+  tcps_rttupdated = 0; // times we succeeded
+  tcps_delack = 0; // delayed acks sent
+  tcps_timeoutdrop = 0; // conn. dropped in rxmt timeout
+  tcps_rexmttimeo = 0; // retransmit timeouts
+  tcps_persisttimeo = 0; // persist timeouts
+  tcps_keeptimeo = 0; // keepalive timeouts
+  tcps_keepprobe = 0; // keepalive probes sent
+  tcps_keepdrops = 0; // connections dropped in keepalive
+  tcps_progdrops = 0; // drops due to no progress
+  tcps_sndtotal = 0; // total packets sent
+  tcps_sndpack = 0; // data packets sent
+  tcps_sndbyte = 0; // data bytes sent
+  tcps_sndrexmitpack = 0; // data packets retransmitted
+  tcps_sndrexmitbyte = 0; // data bytes retransmitted
+  tcps_sndrexmitbad = 0; // unnecessary packet retransmissions
+  tcps_sndacks = 0; // ack-only packets sent
+  tcps_sndprobe = 0; // window probes sent
+  tcps_sndurg = 0; // packets sent with URG only
+  tcps_sndwinup = 0; // window update-only packets sent
+  tcps_sndctrl = 0; // control (SYN|FIN|RST) packets sent
+  tcps_rcvtotal = 0; // total packets received
+  tcps_rcvpack = 0; // packets received in sequence
+  tcps_rcvbyte = 0; // bytes received in sequence
+  tcps_rcvbadsum = 0; // packets received with ccksum errs
+  tcps_rcvbadoff = 0; // packets received with bad offset
+  tcps_rcvreassfull = 0; // packets dropped for no reass space
+  tcps_rcvshort = 0; // packets received too short
+  tcps_rcvduppack = 0; // duplicate-only packets received
+  tcps_rcvdupbyte = 0; // duplicate-only bytes received
+  tcps_rcvpartduppack = 0; // packets with some duplicate data
+  tcps_rcvpartdupbyte = 0; // dup. bytes in part-dup. packets
+  tcps_rcvoopack = 0; // out-of-order packets received
+  tcps_rcvoobyte = 0; // out-of-order bytes received
+  tcps_rcvpackafterwin = 0; // packets with data after window
+  tcps_rcvbyteafterwin = 0; // bytes rcvd after window
+  tcps_rcvafterclose = 0; // packets rcvd after "close"
+  tcps_rcvwinprobe = 0; // rcvd window probe packets
+  tcps_rcvdupack = 0; // rcvd duplicate acks
+  tcps_rcvacktoomuch = 0; // rcvd acks for unsent data
+  tcps_rcvackpack = 0; // rcvd ack packets
+  tcps_rcvackbyte = 0; // bytes acked by rcvd acks
+  tcps_rcvwinupd = 0; // rcvd window update packets
+  tcps_pawsdrop = 0; // segments dropped due to PAWS
+  tcps_predack = 0; // times hdr predict ok for acks
+  tcps_preddat = 0; // times hdr predict ok for data pkts
+  tcps_pcbcachemiss = 0;
+  tcps_cachedrtt = 0; // times cached RTT in route updated
+  tcps_cachedrttvar = 0; // times cached rttvar updated
+  tcps_cachedssthresh = 0; // times cached ssthresh updated
+  tcps_usedrtt = 0; // times RTT initialized from route
+  tcps_usedrttvar = 0; // times RTTVAR initialized from rt
+  tcps_usedssthresh = 0; // times ssthresh initialized from rt
+  tcps_persistdrop = 0; // timeout in persist state
+  tcps_badsyn = 0; // bogus SYN, e.g. premature ACK
+  tcps_mturesent = 0; // resends due to MTU discovery
+  tcps_listendrop = 0; // listen queue overflows
+  tcps_badrst = 0; // ignored RSTs in the window
+  tcps_sc_added = 0; // entry added to syncache
+  tcps_sc_retransmitted = 0; // syncache entry was retransmitted
+  tcps_sc_dupsyn = 0; // duplicate SYN packet
+  tcps_sc_dropped = 0; // could not reply to packet
+  tcps_sc_completed = 0; // successful extraction of entry
+  tcps_sc_bucketoverflow = 0; // syncache per-bucket limit hit
+  tcps_sc_cacheoverflow = 0; // syncache cache limit hit
+  tcps_sc_reset = 0; // RST removed entry from syncache
+  tcps_sc_stale = 0; // timed out or listen socket gone
+  tcps_sc_aborted = 0; // syncache entry aborted
+  tcps_sc_badack = 0; // removed due to bad ACK
+  tcps_sc_unreach = 0; // ICMP unreachable received
+  tcps_sc_zonefail = 0; // zalloc() failed
+  tcps_sc_sendcookie = 0; // SYN cookie sent
+  tcps_sc_recvcookie = 0; // SYN cookie received
+  tcps_sc_spurcookie = 0; // SYN cookie spurious, rejected
+  tcps_sc_failcookie = 0; // SYN cookie failed, rejected
+  tcps_hc_added = 0; // entry added to hostcache
+  tcps_hc_bucketoverflow = 0; // hostcache per bucket limit hit
+  tcps_finwait2_drops = 0; // Drop FIN_WAIT_2 connection after time limit
+  tcps_sack_recovery_episode = 0; // SACK recovery episodes
+  tcps_sack_rexmits = 0; // SACK rexmit segments
+  tcps_sack_rexmit_bytes = 0; // SACK rexmit bytes
+  tcps_sack_rcv_blocks = 0; // SACK blocks (options) received
+  tcps_sack_send_blocks = 0; // SACK blocks (options) sent
+  tcps_sack_lostrexmt = 0; // SACK lost retransmission recovered
+  tcps_sack_sboverflow = 0; // times scoreboard overflowed
+  tcps_ecn_rcvce = 0; // ECN Congestion Experienced
+  tcps_ecn_rcvect0 = 0; // ECN Capable Transport
+  tcps_ecn_rcvect1 = 0; // ECN Capable Transport
+  tcps_ecn_shs = 0; // ECN successful handshakes
+  tcps_ecn_rcwnd = 0; // # times ECN reduced the cwnd
+  tcps_sig_rcvgoodsig = 0; // Total matching signature received
+  tcps_sig_rcvbadsig = 0; // Total bad signature received
+  tcps_sig_err_buildsig = 0; // Failed to make signature
+  tcps_sig_err_sigopt = 0; // No signature expected by socket
+  tcps_sig_err_nosigopt = 0; // No signature provided by segment
+  tcps_pmtud_blackhole_activated = 0;
+  tcps_pmtud_blackhole_activated_min_mss = 0;
+  tcps_pmtud_blackhole_failed = 0;
+  tcps_tunneled_pkts = 0;
+  tcps_tunneled_errs = 0;
+  tcps_dsack_count = 0; // # of DSACK received
+  tcps_dsack_bytes = 0; // # of DSACK bytes received
+  tcps_dsack_tlp_bytes = 0;
+  tcps_tw_recycles = 0; // Times time-wait was recycled
+  tcps_tw_resets = 0; // Times time-wait sent a reset
+  tcps_tw_responds = 0; // Times time-wait sent a valid ack
+  tcps_ecn_sndect0 = 0; // ECN Capable Transport
+  tcps_ecn_sndect1 = 0; // ECN Capable Transport
+  tcps_tlpresends = 0;
+  tcps_tlpresend_bytes = 0;
+  tcps_rcvghostack = 0; // # of ACKs received for data not sent
+  tcps_rcvacktooold = 0; // # of ACKs received for ancient data
+  // bsdnet additions (documented; FreeBSD keeps some of these in other counters)
+  /** RFC 5961 challenge ACKs sent (for RSTs and SYNs that fail the exact checks). */
+  tcps_challenge_ack = 0;
+  /** Challenge ACKs suppressed by the ack_war rate limit. */
+  tcps_ack_war_drops = 0;
+  /** tcpcbs freed by a timer handler after a racing close (NetBSD "delayed free of tcpcb"). */
+  tcps_delayed_free = 0;
+  /** Segments dropped because the reassembly queue was over its bound. */
+  tcps_reass_overflow = 0;
+}
+
+/** Options to put on a segment (the output half of struct tcpopt). */
+export class TcpOutOpts {
+  flags = 0;
+  mss = 0;
+  wscale = 0;
+  tsval = 0;
+  tsecr = 0;
+  nsacks = 0;
+  sacks: Uint32Array | null = null;
+  reset(): void {
+    this.flags = 0;
+    this.nsacks = 0;
+    this.sacks = null;
+  }
+}
+
+/** Per-Vnet scratch for tcp_output (no per-segment allocation). */
+export class TcpOutScratch {
+  readonly to = new TcpOutOpts();
+  readonly opt = new Uint8Array(40);
+}
+
+/** The tcp provider's probes (DTrace tcp(4) names, plus bsdnet's retransmit/cwnd). */
+export interface TcpProbes {
+  send: Probe;
+  receive: Probe;
+  stateChange: Probe;
+  connectRequest: Probe;
+  connectEstablished: Probe;
+  connectRefused: Probe;
+  acceptEstablished: Probe;
+  acceptRefused: Probe;
+  retransmit: Probe;
+  cwnd: Probe;
+}
+
+/**
+ * TCP's per-Vnet variables: tunables (net.inet.tcp.*, FreeBSD names and defaults),
+ * statistics and the PCB table. Values that are milliseconds in sysctl are kept in ms here
+ * and converted to ticks where used.
+ */
+export class TcpVars {
+  readonly V: Vnet;
+  readonly stat = new TcpStat();
+  readonly info: PcbInfo;
+  // Options and features
+  rfc1323 = true; // window scale and timestamps
+  do_sack = true; // net.inet.tcp.sack.enable
+  ecn_enable = 2; // 0 off, 1 on, 2 server side only (accept)
+  ecn_maxretries = 1;
+  blackhole = 0; // 0, 1 (SYN), 2 (all)
+  log_in_vain = 0;
+  recvspace = 65536;
+  sendspace = 32768;
+  mssdflt = 536;
+  v6mssdflt = 1220;
+  minmss = 216;
+  initcwnd_segments = 10;
+  delayed_ack = true;
+  delacktime = 40; // ms
+  rexmit_initial = 1000; // ms
+  rexmit_min = 30; // ms
+  rexmit_slop = 200; // ms
+  rexmit_drop_options = false;
+  persmin = 5000; // ms
+  persmax = 60000; // ms
+  keepinit = 75000; // ms
+  keepidle = 7200000; // ms
+  keepintvl = 75000; // ms
+  keepcnt = 8;
+  always_keepalive = true;
+  msl = 30000; // ms
+  finwait2_timeout = 60000; // ms
+  fast_finwait2_recycle = false;
+  insecure_rst = false;
+  insecure_syn = false;
+  drop_synfin = false;
+  icmp_may_rst = true;
+  syncookies = true;
+  syncookies_only = false;
+  path_mtu_discovery = true;
+  pmtud_blackhole_detection = 0;
+  tolerate_missing_ts = true;
+  ts_offset_per_conn = true;
+  udp_tunneling_port = 0;
+  udp_tunneling_overhead = 8;
+  do_tso = true;
+  recvbuf_auto = true;
+  recvbuf_max = 2 * 1024 * 1024;
+  sendbuf_auto = true;
+  sendbuf_inc = 8192;
+  sendbuf_max = 2 * 1024 * 1024;
+  abc_l_var = 2;
+  do_rfc3465 = true;
+  do_rfc6675_pipe = true;
+  do_prr = true;
+  do_newsack = true;
+  do_lrd = true;
+  rfc3042 = true; // limited transmit
+  rfc3390 = true;
+  do_rfc6528 = true;
+  ack_war_timewindow = 1000; // ms
+  ack_war_cnt = 5;
+  reass_maxqueuelen = 100; // segments per connection
+  /** net.inet.tcp.reass.maxsegments (all connections). */
+  reass_maxsegments = 65536;
+  reass_cursegments = 0;
+  isn_reseed_interval = 0;
+  /** RFC 6528 secret for ISNs and the TS offset (rotated only by reseed). */
+  readonly isn_secret = new Uint8Array(32);
+  /** Per-Vnet challenge-ACK rate limit state. */
+  ack_war_start = 0;
+  ack_war_count = 0;
+  readonly out = new TcpOutScratch();
+  readonly probes: TcpProbes;
+  /** Scratch words for the ISN / TS-offset hashes. */
+  readonly isn_words = new Uint32Array(16);
+  /** Keyed hashes for RFC 6528 ISNs and RFC 7323 TS offsets (set by tcp_init). */
+  isn_hash!: SipHash;
+  ts_hash!: SipHash;
+  /** PCB used as the address template of responses to segments without a connection. */
+  respond_template: Inpcb | null = null;
+  /** The SYN cache (set by tcp_init). */
+  syncache!: SynCache;
+  /** Extra records for the PCB list (vestigial TIME_WAIT entries...). */
+  readonly pcblistHooks: (() => TcpPcbRecord[])[] = [];
+  readonly dropTimewaitHooks: (() => number)[] = [];
+  /** tcp_input's option scratch (tcp_input never re-enters itself: output is queued). */
+  readonly in_to = new TcpOptsScratch();
+  /** net.inet.tcp.syncache.rst_on_sock_fail */
+  sc_rst_sock_fail = true;
+  /** Connections per state (net.inet.tcp.states, TCPSTATES_INC/DEC). */
+  readonly tcps_states = new Int32Array(11);
+
+  constructor(V: Vnet) {
+    this.V = V;
+    this.info = new PcbInfo(V, 'tcp');
+    V.rng.fill(this.isn_secret);
+    const t = V.trace;
+    this.probes = {
+      send: t.probe('tcp', 'kernel', 'tcp_output', 'send'),
+      receive: t.probe('tcp', 'kernel', 'tcp_input', 'receive'),
+      stateChange: t.probe('tcp', 'kernel', 'tcp_state_change', 'state-change'),
+      connectRequest: t.probe('tcp', 'kernel', 'tcp_connect', 'connect-request'),
+      connectEstablished: t.probe('tcp', 'kernel', 'tcp_input', 'connect-established'),
+      connectRefused: t.probe('tcp', 'kernel', 'tcp_input', 'connect-refused'),
+      acceptEstablished: t.probe('tcp', 'kernel', 'tcp_input', 'accept-established'),
+      acceptRefused: t.probe('tcp', 'kernel', 'tcp_input', 'accept-refused'),
+      retransmit: t.probe('tcp', 'kernel', 'tcp_timer', 'retransmit'),
+      cwnd: t.probe('tcp', 'kernel', 'cc', 'cwnd-change'),
+    };
+  }
+}
