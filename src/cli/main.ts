@@ -4,12 +4,14 @@
 
 import { benchMain } from './bench.js';
 import { demoMain } from './demo.js';
+import { drillMain } from './drill.js';
 
 const USAGE = `usage: bsdnet <command> [options]
 
 commands:
   demo                 run the demonstration (what \`npm start\` runs)
   bench NAME [--json]  run a benchmark (list them with \`bsdnet bench --list\`)
+  drill PATH...        run packetdrill scripts in virtual time
   help                 this text
 `;
 
@@ -20,6 +22,8 @@ export async function run(argv: string[]): Promise<number> {
       return demoMain(rest);
     case 'bench':
       return benchMain(rest);
+    case 'drill':
+      return drillMain(rest);
     case undefined:
     case 'help':
     case '-h':

@@ -13,7 +13,18 @@
 
 import { CSUM_DATA_VALID, CSUM_PSEUDO_HDR, M_BCAST, M_MCAST, type Mbuf, m_adj, m_freem } from '../mbuf/mbuf.js';
 import { ECONNREFUSED, ECONNRESET } from '../sys/errno.js';
-import { SBS_CANTRCVMORE, SB_AUTOSIZE, sbdrop, sbreserve, sbspace, socantrcvmore, soisconnected, soisdisconnected, sowwakeup, sbappendstream } from '../sys/socket.js';
+import {
+  SBS_CANTRCVMORE,
+  SB_AUTOSIZE,
+  sbdrop,
+  sbreserve,
+  sbspace,
+  socantrcvmore,
+  soisconnected,
+  soisdisconnected,
+  sowwakeup,
+  sbappendstream,
+} from '../sys/socket.js';
 import type { Vnet } from '../vnet.js';
 import { get16, get32 } from '../wire/bytes.js';
 import { cksumFinish, pseudoSum4, pseudoSum6 } from '../wire/checksum.js';
@@ -53,12 +64,40 @@ import {
   TOF_TS,
   type TcpOptsScratch,
 } from '../wire/tcp.js';
-import { CC_ACK, CC_DUPACK, CC_ECN, CC_NDUPACK, CC_RTO_ERR, CCF_ABC_SENTAWND, CCF_CWND_LIMITED, IN_CONGRECOVERY, IN_FASTRECOVERY, IN_RECOVERY, tcp_compute_initwnd, tcp_compute_pipe, tcp_maxseg } from './cc/cc.js';
+import {
+  CC_ACK,
+  CC_DUPACK,
+  CC_ECN,
+  CC_NDUPACK,
+  CC_RTO_ERR,
+  CCF_ABC_SENTAWND,
+  CCF_CWND_LIMITED,
+  IN_CONGRECOVERY,
+  IN_FASTRECOVERY,
+  IN_RECOVERY,
+  tcp_compute_initwnd,
+  tcp_compute_pipe,
+  tcp_maxseg,
+} from './cc/cc.js';
 import { AF_INET, AF_INET6, IN_MULTICAST, INADDR_BROADCAST } from './in.js';
 import { in_cksum_chain } from './in_cksum.js';
 import { INP_DROPPED, type Inpcb } from './in_pcb.js';
 import { BANDLIM_RST_CLOSEDPORT, BANDLIM_RST_OPENPORT } from './ip_icmp.js';
-import { TCPS_CLOSE_WAIT, TCPS_CLOSED, TCPS_CLOSING, TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_HAVEESTABLISHED, TCPS_HAVERCVDFIN, TCPS_LAST_ACK, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, TCPS_TIME_WAIT } from './tcp_fsm.js';
+import {
+  TCPS_CLOSE_WAIT,
+  TCPS_CLOSED,
+  TCPS_CLOSING,
+  TCPS_ESTABLISHED,
+  TCPS_FIN_WAIT_1,
+  TCPS_FIN_WAIT_2,
+  TCPS_HAVEESTABLISHED,
+  TCPS_HAVERCVDFIN,
+  TCPS_LAST_ACK,
+  TCPS_LISTEN,
+  TCPS_SYN_RECEIVED,
+  TCPS_SYN_SENT,
+  TCPS_TIME_WAIT,
+} from './tcp_fsm.js';
 import { inp_isv6, tcp_maxmtu, tcp_output, tcp_ts_getticks } from './tcp_output.js';
 import { TcpReassOut, tcp_handle_wakeup, tcp_reass } from './tcp_reass.js';
 import {
@@ -436,8 +475,9 @@ function tcp_autorcvbuf(tp: TcpCb, tlen: number): number {
   let newsize = 0;
   if (V.tcp.recvbuf_auto && sb.sb_flags & SB_AUTOSIZE && tp.t_srtt !== 0 && tp.rfbuf_ts !== 0) {
     const elapsedTicks = msToTicks(V, (tcp_ts_getticks(V) - tp.rfbuf_ts) >>> 0);
-    if (elapsedTicks > tp.t_srtt >> TCP_RTT_SHIFT >> 1) {
-      if (tp.rfbuf_cnt > ((sb.sb_hiwat / 2 / 4) | 0) * 3 && sb.sb_hiwat < V.tcp.recvbuf_max) newsize = Math.min(sb.sb_hiwat + (sb.sb_hiwat >> 1), V.tcp.recvbuf_max);
+    if (elapsedTicks > (tp.t_srtt >> TCP_RTT_SHIFT) >> 1) {
+      if (tp.rfbuf_cnt > ((sb.sb_hiwat / 2 / 4) | 0) * 3 && sb.sb_hiwat < V.tcp.recvbuf_max)
+        newsize = Math.min(sb.sb_hiwat + (sb.sb_hiwat >> 1), V.tcp.recvbuf_max);
       tp.rfbuf_ts = 0;
       tp.rfbuf_cnt = 0;
       return newsize;
@@ -449,7 +489,9 @@ function tcp_autorcvbuf(tp: TcpCb, tlen: number): number {
 
 /** Delay the ACK? (DELAY_ACK) Only in order, nothing pending, window not closed, ≤ 1 MSS. */
 function DELAY_ACK(tp: TcpCb, tlen: number): boolean {
-  return !tcp_timer_active(tp, TT_DELACK) && !(tp.t_flags & TF_RXWIN0SENT) && tlen <= tp.t_maxseg && (tp.t_vnet.tcp.delayed_ack || (tp.t_flags & TF_NEEDSYN) !== 0);
+  return (
+    !tcp_timer_active(tp, TT_DELACK) && !(tp.t_flags & TF_RXWIN0SENT) && tlen <= tp.t_maxseg && (tp.t_vnet.tcp.delayed_ack || (tp.t_flags & TF_NEEDSYN) !== 0)
+  );
 }
 
 /**
@@ -677,7 +719,8 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
     }
     const tp = inp.inp_ppcb as TcpCb | null;
     if (tp === null || tp.t_freed || inp.inp_flags & INP_DROPPED || tp.t_state === TCPS_CLOSED) {
-      tcp_dropwithreset(V, m, off, isv6, null, s.thflags, s.tlen, s.th_seq, s.th_ack, BANDLIM_RST_CLOSEDPORT);
+      const rtp = tp !== null && !tp.t_freed ? tp : null;
+      tcp_dropwithreset(V, m, off, isv6, rtp, s.thflags, s.tlen, s.th_seq, s.th_ack, BANDLIM_RST_CLOSEDPORT);
       return;
     }
     const to = tcp.in_to;
@@ -725,9 +768,11 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
         return;
       }
       if (s.thflags & TH_ACK) {
+        // A SYN-ACK to a listener is dropped without a RST (FreeBSD; the conformance suite's
+        // rcv-syn-ack-listen), and any SYN cache entry of that connection goes.
         syncache_badack(V, s);
         st.tcps_badsyn++;
-        tcp_dropwithreset(V, m, off, isv6, null, s.thflags, s.tlen, s.th_seq, s.th_ack, BANDLIM_RST_OPENPORT);
+        m_freem(m);
         return;
       }
       if (s.thflags & TH_FIN && tcp.drop_synfin) {
@@ -821,6 +866,12 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
   const tiwin = thflags & TH_SYN ? s.th_win : s.th_win * 2 ** tp.snd_scale;
   if (!(tp.t_flags & TF_SACK_PERMIT)) to.flags &= ~TOF_SACK;
 
+  // RFC 9293 §3.10.7.3: in SYN-SENT an ACK outside (ISS, SND.MAX] gets a RST, before the
+  // segment's options can change the connection (FreeBSD checks this in tcp_input).
+  if (tp.t_state === TCPS_SYN_SENT && thflags & TH_ACK && (SEQ_LEQ(th_ack, tp.iss) || SEQ_GT(th_ack, tp.snd_max))) {
+    tcp_dropwithreset(V, m, s.off, s.isv6, tp, thflags, tlen, th_seq, th_ack, BANDLIM_RST_OPENPORT);
+    return;
+  }
   // Options of the SYN-ACK (the passive side's come through the SYN cache).
   if (tp.t_state === TCPS_SYN_SENT && thflags & TH_SYN) {
     if (to.flags & TOF_SCALE && tp.t_flags & TF_REQ_SCALE && !(tp.t_flags & TF_NOOPT)) {
@@ -1041,7 +1092,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     }
     // RFC 7323 §5.3 PAWS: a timestamp older than ts_recent marks an old duplicate.
     if (to.flags & TOF_TS && tp.ts_recent !== 0 && TSTMP_LT(to.tsval, tp.ts_recent)) {
-      if (((tcp_ts_getticks(V) - tp.ts_recent_age) >>> 0) > TCP_PAWS_IDLE) {
+      if ((tcp_ts_getticks(V) - tp.ts_recent_age) >>> 0 > TCP_PAWS_IDLE) {
         tp.ts_recent = 0; // RFC 7323 §5.5: ts_recent too old to be trusted
       } else {
         st.tcps_rcvduppack++;
@@ -1210,7 +1261,10 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
             }
             tcp_output(tp);
             go = Go.Drop;
-          } else if (tp.t_dupacks === tcprexmtthresh || (tp.t_flags & TF_SACK_PERMIT && tcp.do_newsack && tp.sackhint.sacked_bytes > (tcprexmtthresh - 1) * maxseg)) {
+          } else if (
+            tp.t_dupacks === tcprexmtthresh ||
+            (tp.t_flags & TF_SACK_PERMIT && tcp.do_newsack && tp.sackhint.sacked_bytes > (tcprexmtthresh - 1) * maxseg)
+          ) {
             enterRecovery = true;
           } else if (tcp.rfc3042) {
             // RFC 3042 limited transmit: one new segment per the first two duplicate ACKs.
@@ -1414,7 +1468,10 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     return;
   }
   // RFC 9293 §3.10.7.4 (fifth check): update the send window from the newest segment.
-  if (thflags & TH_ACK && (SEQ_LT(tp.snd_wl1, th_seq) || (tp.snd_wl1 === th_seq && (SEQ_LT(tp.snd_wl2, th_ack) || (tp.snd_wl2 === th_ack && tiwin > tp.snd_wnd))))) {
+  if (
+    thflags & TH_ACK &&
+    (SEQ_LT(tp.snd_wl1, th_seq) || (tp.snd_wl1 === th_seq && (SEQ_LT(tp.snd_wl2, th_ack) || (tp.snd_wl2 === th_ack && tiwin > tp.snd_wnd))))
+  ) {
     if (tlen === 0 && tp.snd_wl2 === th_ack && tiwin > tp.snd_wnd) st.tcps_rcvwinupd++;
     tp.snd_wnd = tiwin;
     tp.snd_wl1 = th_seq;
@@ -1538,4 +1595,3 @@ function rttSample(tp: TcpCb, to: TcpOptsScratch, th_ack: number, ticks: number)
     tcp_xmit_timer(tp, d);
   }
 }
-

@@ -48,7 +48,6 @@ import {
   TCPOPT_SACK_PERMITTED,
   TCPOPT_TIMESTAMP,
   TCPOPT_WINDOW,
-  TH_ACK,
   TH_CWR,
   TH_ECE,
   TH_FIN,
@@ -217,7 +216,7 @@ function tcp_sndbuf_autoscale(tp: TcpCb, so: Socket, sendwin: number): void {
   const V = tp.t_vnet;
   const sb = so.so_snd;
   if (!V.tcp.sendbuf_auto || !(sb.sb_flags & SB_AUTOSIZE)) return;
-  const lowat = sb.sb_lowat > tp.t_maxseg ? sb.sb_lowat : tp.t_maxseg;
+  const lowat = Math.max(sb.sb_lowat, tp.t_maxseg);
   if (sb.sb_ccc >= (sb.sb_hiwat / 8) * 7 - lowat && sb.sb_ccc < V.tcp.sendbuf_max && sendwin >= sb.sb_ccc - lowat) {
     const want = Math.min(sb.sb_hiwat + V.tcp.sendbuf_inc, V.tcp.sendbuf_max);
     if (want > sb.sb_hiwat) {
@@ -322,7 +321,7 @@ export function tcp_output(tp: TcpCb): number {
 /**
  * One pass of tcp_output: returns 0 when done, -1 to loop (sendalot), or an errno.
  */
-function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, ticks: number): number {
+function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): number {
   const V = tp.t_vnet;
   const inp = tp.t_inpcb;
   const st = V.tcp.stat;
@@ -766,4 +765,3 @@ function copyFromChain(m: Mbuf, moff: number, len: number, dst: Uint8Array, dstO
     x = x.m_next;
   }
 }
-

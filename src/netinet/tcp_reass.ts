@@ -85,7 +85,11 @@ export function tcp_reass_init(V: Vnet): void {
     },
     { descr: 'Global maximum number of TCP Segments in Reassembly Queue', min: 0 },
   );
-  s.int('net.inet.tcp.reass.cursegments', { get: () => tcp.reass_cursegments }, { descr: 'Global number of TCP Segments currently in Reassembly Queue', readonly: true });
+  s.int(
+    'net.inet.tcp.reass.cursegments',
+    { get: () => tcp.reass_cursegments },
+    { descr: 'Global number of TCP Segments currently in Reassembly Queue', readonly: true },
+  );
   s.int(
     'net.inet.tcp.reass.maxqueuelen',
     {
@@ -313,6 +317,7 @@ export function tcp_reass(tp: TcpCb, seq: number, tlen: number, thflags: number,
   const end = (seq + tlen) >>> 0;
   let p = -1; // predecessor for a new entry (-1: head)
   let qi: number; // the entry the segment joined
+  // biome-ignore lint/suspicious/noConfusingLabels: a labelled block mirrors FreeBSD's goto new_entry
   place: {
     if (segq.length === 0) break place; // first segment: new entry at the head
     const lastIdx = segq.length - 1;

@@ -38,7 +38,7 @@ import { inp_isv6, tcp_addoptions, tcp_ip_output, tcp_output, tcp_ts_getticks } 
 import { tcp_reass_flush } from './tcp_reass.js';
 import { tcp_free_sackholes } from './tcp_sack.js';
 import { SEQ_GEQ, SEQ_LT } from './tcp_seq.js';
-import { msToTicks, tcp_timer_activate } from './tcp_timer.js';
+import { msToTicks } from './tcp_timer.js';
 import {
   TCP_RTTVAR_SHIFT,
   TCP_RTT_SHIFT,
@@ -50,7 +50,6 @@ import {
   TF_SACK_PERMIT,
   TF_NOOPT,
   TF_RCVD_TSTMP,
-  TT_REXMT,
 } from './tcp_var.js';
 import { tcp_mss_update } from './tcp_input.js';
 // tcp_init's imports
@@ -254,14 +253,15 @@ export function tcp_respond(V: Vnet, tp: TcpCb | null, m: Mbuf | null, off: numb
     const th = o + off;
     inp.inp_lport = get16(b, th + 2);
     inp.inp_fport = get16(b, th);
+    // A connection's TTL / hop limit and TOS (without ECN bits) apply to its RSTs and ACKs.
     inp.inp_ip_ttl = tp ? tp.t_inpcb.inp_ip_ttl : 0;
-    inp.inp_ip_tos = 0;
+    inp.inp_ip_tos = tp ? tp.t_inpcb.inp_ip_tos & ~3 : 0;
     if (isv6) {
       inp.inp_vflag = INP_IPV6 | INP_IPV6PROTO;
       inp.in6p_laddr = b.slice(o + 24, o + 40);
       inp.in6p_faddr = b.slice(o + 8, o + 24);
-      inp.in6p_hops = -1;
-      inp.in6p_tclass = 0;
+      inp.in6p_hops = tp ? tp.t_inpcb.in6p_hops : -1;
+      inp.in6p_tclass = tp ? tp.t_inpcb.in6p_tclass & ~3 : 0;
       inp.in6p_flowinfo = 0;
       inp.in6p_scope = m.rcvif ? m.rcvif.if_index : 0;
     } else {
@@ -298,7 +298,20 @@ export function tcp_respond(V: Vnet, tp: TcpCb | null, m: Mbuf | null, off: numb
   n.len = n.m_len;
   const p = V.tcp.probes.send;
   if (p.enabled) p.fire(tp, seq, 0, flags);
-  tcp_ip_output(V, inp, n, seq >>> 0, ack >>> 0, flags, Math.min(win, TCP_MAXWIN), 0, optlen ? scratch.opt : null, optlen, 0, 0);
+  tcp_ip_output(
+    V,
+    inp,
+    n,
+    seq >>> 0,
+    ack >>> 0,
+    flags,
+    Math.min(win, TCP_MAXWIN),
+    0,
+    optlen ? scratch.opt : null,
+    optlen,
+    inp_isv6(inp) ? inp.in6p_tclass : inp.inp_ip_tos,
+    0,
+  );
   V.tcp.stat.tcps_sndtotal++;
   if (flags & TH_RST) V.tcp.stat.tcps_sndctrl++;
   else V.tcp.stat.tcps_sndacks++;

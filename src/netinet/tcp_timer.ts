@@ -79,7 +79,7 @@ export function TCP_REXMTVAL(tp: TcpCb): number {
 /** TCPT_RANGESET: value plus net.inet.tcp.rexmit_slop, clamped to [min, max]. */
 export function TCPT_RANGESET(V: Vnet, value: number, tvmin: number, tvmax: number): number {
   const tv = value + msToTicks(V, V.tcp.rexmit_slop);
-  return tv < tvmin ? tvmin : tv > tvmax ? tvmax : tv;
+  return tv < tvmin ? tvmin : Math.min(tv, tvmax);
 }
 
 export function TP_KEEPINIT(tp: TcpCb): number {
@@ -212,7 +212,7 @@ function tcp_timer_delack(tp: TcpCb): boolean {
  */
 function tcp_timer_2msl(tp: TcpCb): boolean {
   const V = tp.t_vnet;
-    if (tp.t_state === TCPS_TIME_WAIT) {
+  if (tp.t_state === TCPS_TIME_WAIT) {
     tcp_close(tp);
     return false;
   }

@@ -84,7 +84,7 @@ export function tcp_twcheck(tp: TcpCb, to: TcpOptsScratch, s: TcpSeg): boolean {
   // A retransmitted FIN: restart the 2*MSL wait.
   if (thflags & TH_FIN) {
     const seq = (s.th_seq + s.tlen + (thflags & TH_SYN ? 1 : 0)) >>> 0;
-    if (((seq + 1) >>> 0) === tp.rcv_nxt) tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
+    if ((seq + 1) >>> 0 === tp.rcv_nxt) tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
   }
   // Acknowledge data and anything that is not an exact duplicate ACK.
   if (thflags !== TH_ACK || s.tlen !== 0 || s.th_seq !== tp.rcv_nxt || s.th_ack !== tp.snd_nxt) {

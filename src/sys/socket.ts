@@ -148,7 +148,7 @@ export class SocketVars {
           this.maxsockbuf = v;
         },
       },
-      { descr: 'Maximum socket buffer size', min: 2048 * 4, max: 2 ** 31 - 1 },
+      { descr: 'Maximum socket buffer size', min: 2048 * 4, max: 2 ** 64 - 1 },
     );
     const somax = {
       get: () => this.somaxconn,
