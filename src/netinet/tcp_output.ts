@@ -599,7 +599,8 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
   // ECN (RFC 3168 §6.1.1): ECN-setup SYN; ECT on data; ECE/CWR signalling.
   let tos = inp_isv6(inp) ? inp.in6p_tclass : inp.inp_ip_tos;
   if (tp.t_state === TCPS_SYN_SENT && flags & TH_SYN && V.tcp.ecn_enable === 1) {
-    if (tp.t_rxtshift < V.tcp.ecn_maxretries) flags |= TH_ECE | TH_CWR;
+    // FreeBSD tcp_ecn_output_syn_sent: ECE|CWR on the first SYN and up to ecn.maxretries retransmissions.
+    if (tp.t_rxtshift <= V.tcp.ecn_maxretries) flags |= TH_ECE | TH_CWR;
   }
   if (tp.t_state >= TCPS_SYN_RECEIVED && tp.t_flags2 & TF2_ECN_PERMIT) {
     // Data segments (not retransmissions, not pure ACKs or window probes) are ECT(0).
