@@ -516,8 +516,11 @@ function icmp_notify(V: Vnet, m: Mbuf, off: number, icmplen: number, type: numbe
     mtu = get16(m.m_buf, m.m_data + off + ICMP_OFF_NEXTMTU);
     // RFC 1191 §7: an old router sends 0; guess from the quoted length.
     if (mtu === 0) mtu = ip_next_mtu(get16(quoted, IP_OFF_LEN));
-    if (mtu < 68) mtu = 68;
-    V.hostcache.updateMtu(AF_INET, qdst, null, mtu);
+    if (mtu < 68) mtu = 68; // RFC 1191 §3: never below 68
+    // Only about datagrams we sent (RFC 5927 §4.1 sanity check), only when the quoted
+    // datagram really did not fit, and never raising a learned estimate (RFC 1191 §6.3).
+    const cur = V.hostcache.getMtu(AF_INET, qdst, null);
+    if (V.inet.isLocal(qsrc) && mtu < get16(quoted, IP_OFF_LEN) && (cur === 0 || mtu < cur)) V.hostcache.updateMtu(AF_INET, qdst, null, mtu);
   }
   const proto = quoted[IP_OFF_P] as number;
   const pr = V.inet.protox[proto];
