@@ -365,6 +365,13 @@ export function ip_fragment(V: Vnet, m: Mbuf, hlen: number, mtu: number): Mbuf |
     if (data === null) {
       m_freem(f);
       m_freem(m);
+      // The fragments already built go too (they would leak otherwise).
+      let x = head;
+      while (x) {
+        const n: Mbuf | null = x.m_nextpkt;
+        m_freem(x);
+        x = n;
+      }
       return null;
     }
     data.m_flags &= ~M_PKTHDR;
