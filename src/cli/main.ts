@@ -4,12 +4,18 @@
 
 import { benchMain } from './bench.js';
 import { demoMain } from './demo.js';
+import { netstatMain } from './netstat.js';
+import { sysctlMain } from './sysctl.js';
+import { tcpdumpMain } from './tcpdump.js';
 
 const USAGE = `usage: bsdnet <command> [options]
 
 commands:
   demo                 run the demonstration (what \`npm start\` runs)
   bench NAME [--json]  run a benchmark (list them with \`bsdnet bench --list\`)
+  sysctl [-adNn] NAME[=VALUE]   read or write sysctls (--attach PATH: a running stack)
+  netstat [-anrsimxV]  sockets, statistics, routes, interfaces, mbufs (--attach PATH)
+  tcpdump -i IF [-w FILE] [-c N] [expr]   capture packets (--attach PATH, or -r FILE)
   help                 this text
 `;
 
@@ -20,6 +26,12 @@ export async function run(argv: string[]): Promise<number> {
       return demoMain(rest);
     case 'bench':
       return benchMain(rest);
+    case 'sysctl':
+      return sysctlMain(rest);
+    case 'netstat':
+      return netstatMain(rest);
+    case 'tcpdump':
+      return tcpdumpMain(rest);
     case undefined:
     case 'help':
     case '-h':
