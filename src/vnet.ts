@@ -23,7 +23,9 @@ import { IfnetList, type Ifnet } from './net/if.js';
 import { EtherVars } from './net/if_ethersubr.js';
 import { lo_create } from './net/if_loop.js';
 import { Netisr } from './net/netisr.js';
+import { if_mib_init } from './net/if_mib.js';
 import { RouteTables } from './net/route.js';
+import { route_sysctl_init } from './net/rtsock.js';
 import type { ArpVars } from './netinet/if_ether.js';
 import { inet_init } from './netinet/in_proto.js';
 import type { InetVars } from './netinet/in_var.js';
@@ -118,6 +120,8 @@ export class Vnet {
     this.netisr = new Netisr(this);
     this.ether = new EtherVars(this);
     this.rt = new RouteTables();
+    route_sysctl_init(this);
+    if_mib_init(this);
     this.socket = new SocketVars(this);
     this.protosw = new ProtoswTable();
     this.loif = opts.loopback === false ? null : lo_create(this);

@@ -21,6 +21,7 @@ import { AF_INET, formatAddress, in6_prefix_mask, in_prefixmask, parseAddress } 
 import { errnoName } from '../sys/errno.js';
 import type { SysctlValue } from '../kern/kern_sysctl.js';
 import { Vnet, type VnetOptions } from '../vnet.js';
+import { type ControlServer, listenControl } from './control.js';
 import { DgramApi } from './dgram.js';
 import { NetApi } from './net.js';
 
@@ -156,6 +157,14 @@ export class Stack {
   /** Write a sysctl (throws SysctlError with code ENOENT/EPERM/EINVAL). */
   sysctlSet(name: string, value: SysctlValue | string): SysctlValue {
     return this.vnet.sysctl.set(name, value);
+  }
+
+  /**
+   * Serve this stack's sysctl tree and packet taps on a Unix-domain socket (the control
+   * channel that `bsdnet sysctl|netstat|tcpdump --attach PATH` use; see control.ts).
+   */
+  listenControl(path: string): Promise<ControlServer> {
+    return listenControl(this.vnet, path);
   }
 
   /** Addresses of all interfaces, as text (for diagnostics). */

@@ -5,6 +5,9 @@
 import { benchMain } from './bench.js';
 import { demoMain } from './demo.js';
 import { drillMain } from './drill.js';
+import { netstatMain } from './netstat.js';
+import { sysctlMain } from './sysctl.js';
+import { tcpdumpMain } from './tcpdump.js';
 
 const USAGE = `usage: bsdnet <command> [options]
 
@@ -12,6 +15,9 @@ commands:
   demo                 run the demonstration (what \`npm start\` runs)
   bench NAME [--json]  run a benchmark (list them with \`bsdnet bench --list\`)
   drill PATH...        run packetdrill scripts in virtual time
+  sysctl [-adNn] NAME[=VALUE]   read or write sysctls (--attach PATH: a running stack)
+  netstat [-anrsimxV]  sockets, statistics, routes, interfaces, mbufs (--attach PATH)
+  tcpdump -i IF [-w FILE] [-c N] [expr]   capture packets (--attach PATH, or -r FILE)
   help                 this text
 `;
 
@@ -24,6 +30,12 @@ export async function run(argv: string[]): Promise<number> {
       return benchMain(rest);
     case 'drill':
       return drillMain(rest);
+    case 'sysctl':
+      return sysctlMain(rest);
+    case 'netstat':
+      return netstatMain(rest);
+    case 'tcpdump':
+      return tcpdumpMain(rest);
     case undefined:
     case 'help':
     case '-h':

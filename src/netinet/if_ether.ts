@@ -49,6 +49,8 @@ export const ARP_LLINFO_INCOMPLETE = 0;
 export const ARP_LLINFO_REACHABLE = 1;
 export const ARP_LLINFO_STALE = 2;
 const STATE_NAMES = ['incomplete', 'reachable', 'stale'];
+/** RFC 5227 §1.1 DEFEND_INTERVAL: minimum time between two defences of an address. */
+const ARP_DEFEND_INTERVAL_NS = 10e9;
 
 /** ARP statistics (struct arpstat, netinet/if_ether.h). */
 export class ArpStat {
@@ -124,6 +126,8 @@ export class ArpVars {
   /** Messages the kernel would log (bounded). */
   readonly log: string[] = [];
   private readonly edst = new Uint8Array(6);
+  /** When we last defended each of our addresses (RFC 5227 §2.4 rate limit). */
+  private readonly lastDefend = new Map<number, number>();
 
   constructor(V: Vnet) {
     this.V = V;
@@ -472,7 +476,15 @@ export class ArpVars {
       // Someone else claims our address (RFC 5227 §2.4): log, count, defend.
       st.dupips++;
       this.logmsg(`arp: ${ether_sprintf(sha)} is using my IP address ${ntoa(spa)} on ${ifp.if_xname}!`);
-      this.send(ifp, ARPOP_REPLY, spa, spa, ETHER_BROADCAST);
+      // Defend only against requests (FreeBSD in_arpinput answers requests only, so two
+      // hosts with the same address do not answer each other's defences forever), and at
+      // most once per DEFEND_INTERVAL (RFC 5227 §2.4 (c), 10 s) per address.
+      const now = this.V.clock.now();
+      const last = this.lastDefend.get(spa);
+      if (op === ARPOP_REQUEST && (last === undefined || now - last >= ARP_DEFEND_INTERVAL_NS)) {
+        this.lastDefend.set(spa, now);
+        this.send(ifp, ARPOP_REPLY, spa, spa, ETHER_BROADCAST);
+      }
       return;
     }
     if (spa === INADDR_ANY) {

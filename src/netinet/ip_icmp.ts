@@ -14,6 +14,7 @@
  * replies and everything else also reach raw ICMP sockets (rip_input).
  */
 
+import type { Callout } from '../kern/kern_timeout.js';
 import { M_BCAST, M_MCAST, type Mbuf, m_copydata, m_freem } from '../mbuf/mbuf.js';
 import { RTF_DYNAMIC, RTF_MODIFIED } from '../net/route.js';
 import {
@@ -124,8 +125,13 @@ export class IcmpVars {
   private readonly rateWindow = new Float64Array(BANDLIM_MAX);
   /** Log lines produced by the limiter (tests read them; nothing is printed). */
   readonly log: string[] = [];
+  private readonly V: Vnet;
+  /** Expires redirect-learned host routes (FreeBSD's route expiry for RTF_DYNAMIC). */
+  private readonly redirTimer: Callout<IcmpVars>;
 
   constructor(V: Vnet) {
+    this.V = V;
+    this.redirTimer = V.callwheel.callout<IcmpVars>();
     const s = V.sysctl;
     s.node('net.inet.icmp', 'ICMP');
     s.int(
@@ -180,6 +186,24 @@ export class IcmpVars {
     });
   }
 
+  /** Schedule the expiry of dynamic (redirect) routes at the earliest `expire`. */
+  armRedirectExpiry(): void {
+    let next = Infinity;
+    for (const rt of this.V.rt.inet.all()) if (rt.flags & RTF_DYNAMIC && rt.expire > 0 && rt.expire < next) next = rt.expire;
+    if (next === Infinity) this.redirTimer.stop();
+    else this.redirTimer.resetNs(Math.max(0, next - this.V.clock.now()), redirExpire, this);
+  }
+
+  /** @internal delete redirect routes whose lifetime is over (RFC 1122 §3.3.1.2: they are a cache). */
+  expireRedirects(): void {
+    if (!this.redirTimer.ack()) return;
+    const now = this.V.clock.now();
+    for (const rt of this.V.rt.inet.all()) {
+      if (rt.flags & RTF_DYNAMIC && rt.expire > 0 && rt.expire <= now) this.V.rt.del4(get32(rt.dst, 0), rt.plen);
+    }
+    this.armRedirectExpiry();
+  }
+
   /**
    * Rate limit (badport_bandlim): true when a response of class `which` must be suppressed
    * because icmplim responses have already been sent in the current second.
@@ -204,6 +228,10 @@ export class IcmpVars {
     }
     return false;
   }
+}
+
+function redirExpire(ic: IcmpVars): void {
+  ic.expireRedirects();
 }
 
 /** Is this class of ICMP message an error (not a query)? */
@@ -488,8 +516,11 @@ function icmp_notify(V: Vnet, m: Mbuf, off: number, icmplen: number, type: numbe
     mtu = get16(m.m_buf, m.m_data + off + ICMP_OFF_NEXTMTU);
     // RFC 1191 §7: an old router sends 0; guess from the quoted length.
     if (mtu === 0) mtu = ip_next_mtu(get16(quoted, IP_OFF_LEN));
-    if (mtu < 68) mtu = 68;
-    V.hostcache.updateMtu(AF_INET, qdst, null, mtu);
+    if (mtu < 68) mtu = 68; // RFC 1191 §3: never below 68
+    // Only about datagrams we sent (RFC 5927 §4.1 sanity check), only when the quoted
+    // datagram really did not fit, and never raising a learned estimate (RFC 1191 §6.3).
+    const cur = V.hostcache.getMtu(AF_INET, qdst, null);
+    if (V.inet.isLocal(qsrc) && mtu < get16(quoted, IP_OFF_LEN) && (cur === 0 || mtu < cur)) V.hostcache.updateMtu(AF_INET, qdst, null, mtu);
   }
   const proto = quoted[IP_OFF_P] as number;
   const pr = V.inet.protox[proto];
@@ -534,6 +565,7 @@ function icmp_redirect(V: Vnet, m: Mbuf, off: number, icmplen: number, code: num
     flags: RTF_DYNAMIC | RTF_MODIFIED,
     expire: ic.redirtimeout > 0 ? V.clock.now() + ic.redirtimeout * 1e9 : 0,
   });
+  if (ic.redirtimeout > 0) ic.armRedirectExpiry();
   // Cached routes revalidate against the routing table generation, so PCBs pick the new
   // host route up on their next send (the job PRC_REDIRECT_HOST does in BSD).
 }

@@ -57,7 +57,7 @@ import {
 } from '../wire/ipv4.js';
 import { IN_EXPERIMENTAL, IN_LOOPBACK, IN_MULTICAST, INADDR_ANY, INADDR_BROADCAST } from './in.js';
 import { icmp_error } from './ip_icmp.js';
-import { IP_FORWARDING, ip_output, ip_route } from './ip_output.js';
+import { IP_FORWARDING, ip_output, ip_route, nhop_mtu } from './ip_output.js';
 import { ip_reass } from './ip_reass.js';
 
 /** Register IPv4 with netisr (called once per Vnet by inet_init). */
@@ -337,7 +337,7 @@ export function ip_forward(V: Vnet, m0: Mbuf, hlen: number): void {
   if (mcopy === null) return;
   switch (error) {
     case EMSGSIZE:
-      icmp_error(V, mcopy, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, 0, nh.nh_mtu || nh.nh_ifp.if_mtu);
+      icmp_error(V, mcopy, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, 0, nhop_mtu(nh));
       break;
     case EHOSTUNREACH:
       icmp_error(V, mcopy, ICMP_UNREACH, ICMP_UNREACH_HOST, 0, 0);

@@ -101,7 +101,16 @@ export function ip_route(V: Vnet, dst: number, ro: RouteCache | null): Rtentry |
 export function ip_mtu_for(V: Vnet, dst: number): number {
   const rt = V.rt.inet.lookup4(dst);
   if (rt === null) return 0;
-  return rt.nhop.nh_mtu || rt.nhop.nh_ifp.if_mtu;
+  return nhop_mtu(rt.nhop);
+}
+
+/**
+ * The MTU of a next hop: the route's MTU if set, but never more than the interface's (the
+ * interface MTU may have been lowered after the route was added; FreeBSD ip_output clamps).
+ */
+export function nhop_mtu(nh: Rtentry['nhop']): number {
+  const ifmtu = nh.nh_ifp.if_mtu;
+  return nh.nh_mtu > 0 && nh.nh_mtu < ifmtu ? nh.nh_mtu : ifmtu;
 }
 
 export function ip_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache | null, opts?: IpOutputOpts): number {
@@ -163,7 +172,7 @@ export function ip_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache | null
     ifp = nh.nh_ifp;
     srcIa = nh.nh_ifa;
     if (nh.nh_flags & NHF_GATEWAY) gw = nh.gw4;
-    mtu = nh.nh_mtu || ifp.if_mtu;
+    mtu = nhop_mtu(nh);
     isbroadcast = (nh.nh_flags & NHF_BROADCAST) !== 0 || (!(nh.nh_flags & NHF_GATEWAY) && inet.isBroadcast(dst, ifp));
   }
 
@@ -365,6 +374,13 @@ export function ip_fragment(V: Vnet, m: Mbuf, hlen: number, mtu: number): Mbuf |
     if (data === null) {
       m_freem(f);
       m_freem(m);
+      // The fragments already built go too (they would leak otherwise).
+      let x = head;
+      while (x) {
+        const n: Mbuf | null = x.m_nextpkt;
+        m_freem(x);
+        x = n;
+      }
       return null;
     }
     data.m_flags &= ~M_PKTHDR;

@@ -29,6 +29,7 @@ import { get16, get32 } from '../wire/bytes.js';
 import { IP_HDR_LEN, IP_MAXPACKET, IP_OFF_DST, IP_OFF_LEN, IP_OFF_SRC, IPPROTO_RAW } from '../wire/ipv4.js';
 import { AF_INET, INADDR_ANY, IN_MULTICAST, type Sockaddr, type SockaddrIn, sockaddr_in } from './in.js';
 import { type Inpcb, PcbInfo, INP_HDRINCL } from './in_pcb.js';
+import { xinpcbList } from './in_pcblist.js';
 import { ip_ctloutput } from './ip_ctloutput.js';
 import { build_ip_header } from './ip_icmp.js';
 import { IP_ALLOWBROADCAST, IP_RAWOUTPUT, IP_ROUTETOIF, ip_output } from './ip_output.js';
@@ -46,6 +47,11 @@ export class RawIp {
   constructor(V: Vnet) {
     this.V = V;
     this.info = new PcbInfo(V, 'raw');
+    // Raw sockets of both families, as FreeBSD's shared ripcbinfo lists them (netstat -a).
+    V.sysctl.struct('net.inet.raw.pcblist', () => [...xinpcbList(this.info, 0), ...(V.rawip6 ? xinpcbList(V.rawip6.info, 0) : [])], {
+      descr: 'List of active raw IP sockets',
+      type: 'xinpcb',
+    });
   }
 
   /**

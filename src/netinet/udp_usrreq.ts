@@ -90,6 +90,7 @@ import {
   type Inpcb,
   PcbInfo,
 } from './in_pcb.js';
+import { type XInpcb, xinpcbList } from './in_pcblist.js';
 import { ip_ctloutput } from './ip_ctloutput.js';
 import { build_ip_header, icmp_error } from './ip_icmp.js';
 import { IP_ALLOWBROADCAST, IP_ROUTETOIF, ip_output } from './ip_output.js';
@@ -187,43 +188,9 @@ export class UdpVars {
   }
 }
 
-/** The PCB list as plain records (for netstat through sysctl). */
-export function pcblist(info: PcbInfo): {
-  family: number;
-  laddr: string;
-  lport: number;
-  faddr: string;
-  fport: number;
-  rcvq: number;
-  sndq: number;
-  so_options: number;
-  gencnt: number;
-}[] {
-  const out = [];
-  for (const inp of info.list) {
-    const so = inp.inp_socket;
-    const l = inp.localSockaddr();
-    const f = inp.foreignSockaddr();
-    out.push({
-      family: l.family,
-      laddr: fmt(l),
-      lport: inp.inp_lport,
-      faddr: fmt(f),
-      fport: inp.inp_fport,
-      rcvq: so ? so.so_rcv.sb_ccc : 0,
-      sndq: so ? so.so_snd.sb_ccc : 0,
-      so_options: so ? so.so_options : 0,
-      gencnt: inp.inp_gencnt,
-    });
-  }
-  return out;
-}
-
-function fmt(sa: Sockaddr): string {
-  if (sa.family === AF_INET) return `${sa.addr >>> 24}.${(sa.addr >>> 16) & 255}.${(sa.addr >>> 8) & 255}.${sa.addr & 255}`;
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push((((sa.addr[i] as number) << 8) | (sa.addr[i + 1] as number)).toString(16));
-  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+/** The PCB list as plain records (struct xinpcb, see in_pcblist.ts; for netstat through sysctl). */
+export function pcblist(info: PcbInfo): XInpcb[] {
+  return xinpcbList(info, IPPROTO_UDP);
 }
 
 function inpOf(so: Socket): Inpcb {

@@ -14,8 +14,9 @@ import { NETISR_IPV6 } from '../net/netisr.js';
 import { PR_ADDR, PR_ATOMIC, type Protosw, SOCK_RAW } from '../sys/protosw.js';
 import type { Vnet } from '../vnet.js';
 import { ETHERTYPE_IPV6 } from '../wire/ethernet.js';
-import { IPPROTO_ICMPV6 } from '../wire/ipv4.js';
+import { IPPROTO_ICMPV6, IPPROTO_UDP } from '../wire/ipv4.js';
 import { AF_INET6 } from '../netinet/in.js';
+import { udp_protosw } from '../netinet/udp_usrreq.js';
 import { Frag6 } from './frag6.js';
 import { icmp6_input, Icmp6Vars } from './icmp6.js';
 import { in6_addr_added, in6_addr_removed, in6_ifattach, in6_ifdetach } from './in6_ifattach.js';
@@ -53,6 +54,10 @@ export function inet6_init(V: Vnet): void {
   // the raw wildcard, as in FreeBSD's inet6sw.
   V.protosw.add(icmp6_protosw);
   V.protosw.add(rip6_protosw);
+  // UDP over IPv6 (udp6_usrreq.c): the shared udbinfo lives in V.udp (inet_init ran first).
+  const udp6 = udp_protosw(V, AF_INET6);
+  V.inet6.protox[IPPROTO_UDP] = udp6;
+  V.protosw.add(udp6);
   V.ifnet.attachHooks.push((ifp) => in6_ifattach(V, ifp));
   V.ifnet.detachHooks.push((ifp) => in6_ifdetach(V, ifp));
   V.onDestroy(() => {
