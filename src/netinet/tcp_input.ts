@@ -117,7 +117,7 @@ import {
   tcp_update_sack_list,
   tcprexmtthresh,
 } from './tcp_sack.js';
-import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT, TSTMP_GEQ, TSTMP_LT } from './tcp_seq.js';
+import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT, TSTMP_GEQ, TSTMP_GT, TSTMP_LT } from './tcp_seq.js';
 import { tcp_close, tcp_drop, tcp_dropwithreset, tcp_respond, tcp_state_change } from './tcp_subr.js';
 import { syncache_add, syncache_badack, syncache_chkrst, syncache_expand } from './tcp_syncache.js';
 import { msToTicks, TCP_REXMTVAL, TCPT_RANGESET, tcp_timer_active, tcp_timer_activate, TP_KEEPIDLE, TP_MAXIDLE, tcptv_rexmtmax } from './tcp_timer.js';
@@ -855,6 +855,13 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     m_freem(m);
     return;
   }
+  // The echoed timestamp is in our clock plus the connection's offset (RFC 7323 §5.4):
+  // normalise it; one from the future is useless for RTT measurement.
+  if (to.flags & TOF_TS && to.tsecr !== 0) {
+    to.tsecr = (to.tsecr - tp.ts_offset) >>> 0;
+    if (TSTMP_GT(to.tsecr, tcp_ts_getticks(V))) to.tsecr = 0;
+    else if (tp.t_rxtshift === 1 && tp.t_flags & TF_PREVVALID && tp.t_badrxtwin !== 0 && TSTMP_LT(to.tsecr, tp.t_badrxtwin)) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
+  }
   // RFC 3168 ECN input; a CE-marked or ECE segment is a congestion signal.
   if (tcp_ecn_input_segment(tp, thflags, iptos)) cc_cong_signal(tp, CC_ECN, th_ack);
 
@@ -918,7 +925,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
       if (SEQ_GT(th_ack, tp.snd_una) && SEQ_LEQ(th_ack, tp.snd_max) && !IN_RECOVERY(tp) && !(to.flags & TOF_SACK) && tp.snd_holes.length === 0) {
         // A pure ACK for outstanding data.
         st.tcps_predack++;
-        if (tp.t_rxtshift === 1 && tp.t_flags & TF_PREVVALID && ticks - tp.t_badrxtwin < 0) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
+        if (badRetransmit(tp, to, ticks)) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
         rttSample(tp, to, th_ack, ticks);
         const acked = bytesThisAck(tp, th_ack);
         st.tcps_rcvackpack++;
@@ -1380,7 +1387,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     st.tcps_rcvackpack++;
     st.tcps_rcvackbyte += acked;
     // A spurious first retransmission (the ACK came within the badrxt window): undo.
-    if (tp.t_rxtshift === 1 && tp.t_flags & TF_PREVVALID && ticks - tp.t_badrxtwin < 0) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
+    if (badRetransmit(tp, to, ticks)) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
     rttSample(tp, to, th_ack, ticks);
     if (th_ack === tp.snd_max) {
       tcp_timer_activate(tp, TT_REXMT, 0);
@@ -1567,6 +1574,17 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
   }
   if (needoutput || tp.t_flags & TF_ACKNOW) tcp_output(tp);
   check_delack(tp);
+}
+
+/**
+ * Was the first retransmission spurious? (FreeBSD's bad-retransmit test, RFC 3522 Eifel
+ * detection with timestamps: the ACK echoes a timestamp older than the retransmission;
+ * without timestamps, it arrived within half an RTT of it.)
+ */
+function badRetransmit(tp: TcpCb, to: TcpOptsScratch, ticks: number): boolean {
+  if (tp.t_rxtshift !== 1 || !(tp.t_flags & TF_PREVVALID) || tp.t_badrxtwin === 0) return false;
+  if (to.flags & TOF_TS && to.tsecr !== 0) return TSTMP_LT(to.tsecr, tp.t_badrxtwin);
+  return !(to.flags & TOF_TS) && ticks - tp.t_badrxtwin < 0;
 }
 
 function check_delack(tp: TcpCb): void {
