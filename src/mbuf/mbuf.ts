@@ -115,6 +115,13 @@ export class Mbuf {
   csum_flags = 0;
   /** For CSUM_L4_*: the checksum value, or the offset of the checksum field on transmit. */
   csum_data = 0;
+  /**
+   * Offloaded checksums a software link (epair) passed on without computing: the CSUM_* bits
+   * and their csum_data as sent. Only packet taps read it, to show the frame as a NIC would
+   * have put it on the wire.
+   */
+  csum_unfilled = 0;
+  csum_unfilled_data = 0;
   ether_vtag = 0;
   /** Receive timestamp (ns on the receiving Vnet's clock), 0 if none. */
   rcv_tstmp = 0;
@@ -142,6 +149,8 @@ export class Mbuf {
     this.rsstype = 0;
     this.csum_flags = 0;
     this.csum_data = 0;
+    this.csum_unfilled = 0;
+    this.csum_unfilled_data = 0;
     this.ether_vtag = 0;
     this.rcv_tstmp = 0;
     this.snd_tstmp = 0;
@@ -186,6 +195,8 @@ export function m_dup_pkthdr(to: Mbuf, from: Mbuf): void {
   to.rsstype = from.rsstype;
   to.csum_flags = from.csum_flags;
   to.csum_data = from.csum_data;
+  to.csum_unfilled = from.csum_unfilled;
+  to.csum_unfilled_data = from.csum_unfilled_data;
   to.ether_vtag = from.ether_vtag;
   to.rcv_tstmp = from.rcv_tstmp;
   to.snd_tstmp = from.snd_tstmp;

@@ -60,7 +60,10 @@ export class BpfTap {
     if (total + plen > this.scratch.length) this.scratch = new Uint8Array(total + plen + 64);
     if (prefix) this.scratch.set(prefix, 0);
     const len = plen + m_tobuf(m, this.scratch.subarray(plen));
-    if (m.csum_flags & (CSUM_IP | CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6)) finishChecksums(this.scratch, len, this.linktype, m);
+    if (m.csum_flags & (CSUM_IP | CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6))
+      finishChecksums(this.scratch, len, this.linktype, m.csum_flags, m.csum_data, m.l3hlen);
+    else if (m.csum_unfilled & (CSUM_IP | CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6))
+      finishChecksums(this.scratch, len, this.linktype, m.csum_unfilled, m.csum_unfilled_data, m.l3hlen);
     if (this.filter && !this.filter(this.scratch, len)) {
       this.filtered++;
       return;
@@ -97,7 +100,7 @@ export function bpf_mtap2(ifp: Ifnet, prefix: Uint8Array, m: Mbuf, dir: number):
 }
 
 /** Complete offloaded checksums in a captured copy. */
-function finishChecksums(b: Uint8Array, len: number, linktype: number, m: Mbuf): void {
+function finishChecksums(b: Uint8Array, len: number, linktype: number, csum_flags: number, csum_data: number, l3hlen: number): void {
   let l3 = 0;
   let etype = 0;
   if (linktype === LINKTYPE_ETHERNET) {
@@ -116,29 +119,29 @@ function finishChecksums(b: Uint8Array, len: number, linktype: number, m: Mbuf):
   if (ver === 4 && (etype === 0 || etype === 0x0800)) {
     const hl = ((b[l3] as number) & 0xf) * 4;
     if (hl < 20 || l3 + hl > len) return;
-    if (m.csum_flags & CSUM_IP) {
+    if (csum_flags & CSUM_IP) {
       set16(b, l3 + 10, 0);
       set16(b, l3 + 10, inCksum(b, l3, hl));
     }
-    if (m.csum_flags & CSUM_DELAY_DATA) {
+    if (csum_flags & CSUM_DELAY_DATA) {
       const ipLen = get16(b, l3 + 2);
       const l4 = l3 + hl;
       const end = Math.min(len, l3 + ipLen);
-      const field = l4 + m.csum_data;
+      const field = l4 + csum_data;
       if (field + 2 > end) return;
       let c = cksumFinish(cksumPartial(b, l4, end - l4));
-      if (c === 0 && m.csum_flags & CSUM_IP_UDP) c = 0xffff;
+      if (c === 0 && csum_flags & CSUM_IP_UDP) c = 0xffff;
       set16(b, field, c);
     }
   } else if (ver === 6 && (etype === 0 || etype === 0x86dd)) {
-    if (!(m.csum_flags & CSUM_DELAY_DATA_IPV6)) return;
+    if (!(csum_flags & CSUM_DELAY_DATA_IPV6)) return;
     const plen = get16(b, l3 + 4);
-    const l4 = l3 + (m.l3hlen > 0 ? m.l3hlen : 40);
+    const l4 = l3 + (l3hlen > 0 ? l3hlen : 40);
     const end = Math.min(len, l3 + 40 + plen);
-    const field = l4 + m.csum_data;
+    const field = l4 + csum_data;
     if (field + 2 > end) return;
     let c = cksumFinish(cksumPartial(b, l4, end - l4));
-    if (c === 0 && m.csum_flags & CSUM_IP6_UDP) c = 0xffff;
+    if (c === 0 && csum_flags & CSUM_IP6_UDP) c = 0xffff;
     set16(b, field, c);
   }
 }

@@ -50,6 +50,9 @@ class EpairSoftc implements SoftTask {
         // The sender's out-of-band VLAN tag means nothing here (FreeBSD epair_clear_mbuf).
         m.m_flags &= ~M_VLANTAG;
         m.ether_vtag = 0;
+        // Keep what was never computed, so a tap on this end can show real checksums.
+        m.csum_unfilled = m.csum_flags;
+        m.csum_unfilled_data = m.csum_data;
         csum_mark_valid(m);
         ifp.if_input(ifp, m);
       }
