@@ -11,6 +11,10 @@ const BENCHES: Record<string, { descr: string; load: () => Promise<BenchFn> }> =
   checksum: { descr: 'Internet checksum vs Buffer.copy throughput', load: async () => (await import('../../bench/checksum.js')).bench },
   mbuf: { descr: 'mbuf and cluster allocation, prepend, m_copym', load: async () => (await import('../../bench/mbuf.js')).bench },
   callout: { descr: 'callout wheel schedule/cancel/fire with 100k pending', load: async () => (await import('../../bench/callout.js')).bench },
+  tcp: {
+    descr: 'TCP over epair vs node:net loopback: throughput, conns/s, 1-byte RR latency, idle-connection heap',
+    load: async () => (await import('../../bench/tcp.js')).bench,
+  },
   vtw: { descr: 'vestigial TIME_WAIT: bytes per vestige, lookups and GC pauses at 1M', load: async () => (await import('../../bench/vtw.js')).bench },
 };
 

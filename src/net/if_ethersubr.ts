@@ -282,8 +282,12 @@ export function ether_output_frame(ifp: Ifnet, m0: Mbuf, edst: Uint8Array, ether
   }
   const b = m.m_buf;
   const o = m.m_data;
-  b.set(edst.subarray(0, ETHER_ADDR_LEN), o);
-  b.set(ifp.if_lladdr, o + ETHER_ADDR_LEN);
+  // Byte loops, not subarray views: this runs for every frame sent.
+  const src = ifp.if_lladdr;
+  for (let i = 0; i < ETHER_ADDR_LEN; i++) {
+    b[o + i] = edst[i] as number;
+    b[o + ETHER_ADDR_LEN + i] = src[i] as number;
+  }
   set16(b, o + 12, ethertype);
   m.l2hlen = ETHER_HDR_LEN;
   if ((edst[0] as number) & 1) m.m_flags |= isBroadcast(edst, 0) ? M_BCAST : M_MCAST;

@@ -121,7 +121,7 @@ import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT, TSTMP_GEQ, TSTMP_GT, TSTMP_LT } from 
 import { tcp_close, tcp_drop, tcp_dropwithreset, tcp_respond, tcp_state_change } from './tcp_subr.js';
 import { syncache_add, syncache_badack, syncache_chkrst, syncache_expand } from './tcp_syncache.js';
 import { msToTicks, TCP_REXMTVAL, TCPT_RANGESET, tcp_timer_active, tcp_timer_activate, TP_KEEPIDLE, TP_MAXIDLE, tcptv_rexmtmax } from './tcp_timer.js';
-import { tcp_twcheck, tcp_twstart } from './tcp_timewait.js';
+import { tcp_twcheck, tcp_twstart, tcp_vtw_twcheck } from './tcp_timewait.js';
 import {
   TCP_DELTA_SHIFT,
   TCP_MAXRXTSHIFT,
@@ -704,6 +704,19 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
     let inp: Inpcb | null;
     if (isv6) inp = tcp.info.lookup6(b, s.th_sport, b, s.th_dport, wildcard, o + 8, o + 24);
     else inp = tcp.info.lookup4(get32(b, o + 12), s.th_sport, get32(b, o + 16), s.th_dport, wildcard);
+    // ---- VTW (issue 6, tcp_timewait.ts): no full PCB holds the 4-tuple (none found, or only
+    // a listener, which the exact match would have beaten): is there a TIME_WAIT vestige? ----
+    if ((inp === null || inp.inp_fport === 0) && (isv6 ? V.vtw.count6 : V.vtw.count4) !== 0) {
+      const vi = isv6
+        ? V.vtw.lookup6(b, o + 24, s.th_dport, b, o + 8, s.th_sport)
+        : V.vtw.lookup4(get32(b, o + 16), s.th_dport, get32(b, o + 12), s.th_sport);
+      if (vi >= 0) {
+        tcp_dooptions(V, tcp.in_to, b, s.optOff, s.optLen, s.thflags & TH_SYN ? TO_SYN : 0);
+        if (tcp_vtw_twcheck(V, vi, tcp.in_to, s)) continue; // vestige gone: look for a listener
+        return;
+      }
+    }
+    // ---- end VTW ----
     if (inp === null) {
       if (rstreason !== 0) {
         tcp_dropwithreset(V, m, off, isv6, null, s.thflags, s.tlen, s.th_seq, s.th_ack, rstreason);
@@ -870,7 +883,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
   if (TCPS_HAVEESTABLISHED(tp.t_state)) tcp_timer_activate(tp, TT_KEEP, TP_KEEPIDLE(tp));
 
   // RFC 7323 §2.2: the window of a SYN is never scaled.
-  const tiwin = thflags & TH_SYN ? s.th_win : s.th_win * 2 ** tp.snd_scale;
+  const tiwin = thflags & TH_SYN ? s.th_win : s.th_win << tp.snd_scale;
   if (!(tp.t_flags & TF_SACK_PERMIT)) to.flags &= ~TOF_SACK;
 
   // RFC 9293 §3.10.7.3: in SYN-SENT an ACK outside (ISS, SND.MAX] gets a RST, before the
@@ -1015,7 +1028,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
         st.tcps_connects++;
         soisconnected(so);
         if ((tp.t_flags & (TF_RCVD_SCALE | TF_REQ_SCALE)) === (TF_RCVD_SCALE | TF_REQ_SCALE)) tp.rcv_scale = tp.request_r_scale;
-        tp.rcv_adv = (tp.rcv_adv + Math.min(tp.rcv_wnd, TCP_MAXWIN * 2 ** tp.rcv_scale)) >>> 0;
+        tp.rcv_adv = (tp.rcv_adv + Math.min(tp.rcv_wnd, TCP_MAXWIN << tp.rcv_scale)) >>> 0;
         tp.snd_una = (tp.snd_una + 1) >>> 0;
         // Data on the SYN-ACK: delay the ACK; a FIN will turn ACKNOW on later.
         if (DELAY_ACK(tp, tlen) && tlen !== 0) tcp_timer_activate(tp, TT_DELACK, msToTicks(V, tcp.delacktime));

@@ -259,7 +259,7 @@ export function tcp_ip_output(
   b[th + TCP_OFF_FLAGS] = flags & 0xff;
   set16(b, th + TCP_OFF_WIN, win);
   set16(b, th + TCP_OFF_URP, urp);
-  if (optlen > 0 && opt !== null) b.set(opt.subarray(0, optlen), th + TCP_HDR_LEN);
+  if (optlen > 0 && opt !== null) for (let i = 0; i < optlen; i++) b[th + TCP_HDR_LEN + i] = opt[i] as number; // no per-segment view
   const tcplen = thlen + tcpDataLen;
   m.csum_data = TCP_OFF_SUM;
   m.l4hlen = thlen;
@@ -425,7 +425,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
 
   if (SEQ_LT(seqPlus(sack_rxmit && p ? p.rxmit : tp.snd_nxt, len), seqPlus(tp.snd_una, sb.sb_ccc))) flags &= ~TH_FIN;
 
-  let recwin = Math.min(Math.max(sbspace(so.so_rcv), 0), TCP_MAXWIN * 2 ** tp.rcv_scale);
+  let recwin = Math.min(Math.max(sbspace(so.so_rcv), 0), TCP_MAXWIN << tp.rcv_scale);
 
   // Sender silly window avoidance (RFC 9293 §3.8.6.2.1) and Nagle (RFC 896).
   let send = false;
@@ -450,7 +450,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
     const sc = tp.rcv_scale;
     if (!(oldwin >> sc >= (adv + oldwin) >> sc)) {
       const hiwat = so.so_rcv.sb_hiwat;
-      if (adv >= 2 * tp.t_maxseg && (adv >= hiwat / 4 || recwin <= hiwat / 8 || hiwat <= 8 * tp.t_maxseg || adv >= TCP_MAXWIN * 2 ** sc)) send = true;
+      if (adv >= 2 * tp.t_maxseg && (adv >= hiwat / 4 || recwin <= hiwat / 8 || hiwat <= 8 * tp.t_maxseg || adv >= TCP_MAXWIN << sc)) send = true;
       else if (2 * adv >= hiwat) send = true;
     }
   }
@@ -640,9 +640,10 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
     // RFC 7323 §2.2: the window of a SYN is never scaled.
     win = Math.min(Math.max(sbspace(so.so_rcv), 0), TCP_MAXWIN);
   } else {
-    const unit = 2 ** tp.rcv_scale;
-    recwin = Math.ceil(recwin / unit) * unit;
-    win = Math.min(Math.floor(recwin / unit), TCP_MAXWIN);
+    // Round up to the window-scale unit (scale ≤ 14, so shifts stay in int32 range).
+    const sc = tp.rcv_scale;
+    recwin = ((recwin + (1 << sc) - 1) >> sc) << sc;
+    win = Math.min(recwin >> sc, TCP_MAXWIN);
   }
   if (win === 0) {
     tp.t_sndzerowin++;

@@ -62,6 +62,8 @@ import { tcp_sack_init } from './tcp_sack.js';
 import { SynCache } from './tcp_syncache.js';
 import { tcp_protosw } from './tcp_usrreq.js';
 import { TcpVars } from './tcp_var.js';
+import { tcp_vtw_attach } from './tcp_timewait.js';
+import { vtw_init } from './tcp_vtw.js';
 
 // --- control blocks ---
 
@@ -226,7 +228,7 @@ export function tcp_drop(tp: TcpCb, errno: number): TcpCb | null {
 // --- responses outside tcp_output ---
 
 /** Per-Vnet template PCB for responses to packets that have no connection. */
-function respondTemplate(V: Vnet): Inpcb {
+export function respondTemplate(V: Vnet): Inpcb {
   let t = V.tcp.respond_template as Inpcb | null;
   if (t === null) {
     t = new Inpcb(V.tcp.info, null);
@@ -278,8 +280,8 @@ export function tcp_respond(V: Vnet, tp: TcpCb | null, m: Mbuf | null, off: numb
   if (tp !== null) {
     const so = tp.t_inpcb.inp_socket;
     if (!(flags & TH_RST) && so !== null) {
-      win = Math.max(0, Math.min(so.so_rcv.sb_hiwat - so.so_rcv.sb_ccc, TCP_MAXWIN * 2 ** tp.rcv_scale));
-      win = Math.floor(win / 2 ** tp.rcv_scale);
+      win = Math.max(0, Math.min(so.so_rcv.sb_hiwat - so.so_rcv.sb_ccc, TCP_MAXWIN << tp.rcv_scale));
+      win >>= tp.rcv_scale;
     }
     if (!(tp.t_flags & TF_NOOPT) && tp.t_flags & TF_RCVD_TSTMP) {
       const to = scratch.to;
@@ -601,6 +603,9 @@ export function tcp_init(V: Vnet): void {
   tcp_reass_init(V);
   t.syncache = new SynCache(V);
   tcp_sysctl_init(V, t);
+  // Vestigial TIME_WAIT and MSLT (issue 6).
+  V.vtw = vtw_init(V);
+  tcp_vtw_attach(V);
 
   const tcp4 = tcp_protosw(V, AF_INET);
   V.inet.protox[IPPROTO_TCP] = tcp4;

@@ -270,7 +270,7 @@ export function newreno_cc_ack_received(ccv: CcVar, type: number): void {
   } else {
     incr = mss;
   }
-  if (incr > 0) tp.snd_cwnd = Math.min(cw + incr, 65535 * 2 ** tp.snd_scale); // TCP_MAXWIN << snd_scale
+  if (incr > 0) tp.snd_cwnd = Math.min(cw + incr, 65535 << tp.snd_scale); // TCP_MAXWIN << snd_scale
 }
 
 /**

@@ -61,7 +61,7 @@ const EINVAL = 22;
 
 /** The cwnd ceiling FreeBSD applies on every increase: TCP_MAXWIN << snd_scale (no 32-bit wrap). */
 export function tcp_maxwin(tp: TcpCb): number {
-  return TCP_MAXWIN * 2 ** tp.snd_scale;
+  return TCP_MAXWIN << tp.snd_scale;
 }
 
 // ---------------------------------------------------------------------------------------
