@@ -35,6 +35,7 @@ import type { RawIp } from './netinet/raw_ip.js';
 import type { HostCache } from './netinet/tcp_hostcache.js';
 import type { CcVars } from './netinet/cc/cc.js';
 import type { TcpVars } from './netinet/tcp_var.js';
+import type { Vtw } from './netinet/tcp_vtw.js';
 import { tcp_init } from './netinet/tcp_subr.js';
 import type { UdpVars } from './netinet/udp_usrreq.js';
 import type { Frag6 } from './netinet6/frag6.js';
@@ -98,6 +99,8 @@ export class Vnet {
   frag6!: Frag6;
   rawip6!: RawIp6;
   tcp!: TcpVars;
+  /** Vestigial TIME_WAIT and MSLT (tcp_vtw.ts), created by tcp_init. */
+  vtw!: Vtw;
   cc!: CcVars;
   /** Set by destroy(). */
   dead = false;

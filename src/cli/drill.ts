@@ -30,6 +30,8 @@ options:
   --trace[=FILE.pcap]  print every packet both ways with its virtual time; with a file name,
                        also write them to a pcap file (raw IP)
   --seed N             RNG seed of the stack (default 1)
+  --sysctl NAME=VALUE  set a sysctl on each script's fresh stack before it runs (e.g.
+                       net.inet.tcp.vtw.enable=0); repeatable
   --NAME=VALUE         any packetdrill option (e.g. --tolerance_usecs=10000); wins over the
                        script's
   -h, --help           this text
@@ -46,6 +48,7 @@ export async function drillMain(argv: string[]): Promise<number> {
   let trace = false;
   let pcapPath: string | null = null;
   let seed = 1;
+  const sysctls: { name: string; value: string }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const eq = a.indexOf('=');
@@ -71,7 +74,12 @@ export async function drillMain(argv: string[]): Promise<number> {
         trace = true;
         if (inline !== null && inline !== '') pcapPath = inline;
       } else if (a.startsWith('--') && name === 'seed') seed = Number(value());
-      else if (a.startsWith('--') && eq > 0) cliOptions.push({ name: name.replace(/-/g, '_'), value: inline });
+      else if (a.startsWith('--') && name === 'sysctl') {
+        const kv = value();
+        const k = kv.indexOf('=');
+        if (k <= 0) throw new Error(`--sysctl needs NAME=VALUE, not '${kv}'`);
+        sysctls.push({ name: kv.slice(0, k), value: kv.slice(k + 1) });
+      } else if (a.startsWith('--') && eq > 0) cliOptions.push({ name: name.replace(/-/g, '_'), value: inline });
       else if (a.startsWith('-') && a !== '-') {
         process.stderr.write(`bsdnet drill: unknown option '${a}'\n${USAGE}`);
         return 2;
@@ -103,6 +111,7 @@ export async function drillMain(argv: string[]): Promise<number> {
       defines,
       cliOptions,
       seed,
+      sysctls,
       pcap,
       trace: trace && !json ? (l) => out(`  ${l}`) : null,
     });

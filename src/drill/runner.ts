@@ -108,6 +108,8 @@ export interface RunOptions {
   pcap?: PcapWriter | null;
   /** Script path (for messages). */
   path?: string;
+  /** Sysctls set on the fresh stack before the script runs (e.g. net.inet.tcp.vtw.enable=0). */
+  sysctls?: { name: string; value: string }[];
 }
 
 class Failure extends Error {
@@ -475,6 +477,7 @@ export class DrillRunner {
     this.cfg = makeConfig(script, opts.cliOptions ?? []).cfg;
     this.clock = new VirtualClock();
     this.V = new Vnet({ name: 'drill', clock: this.clock, seed: opts.seed ?? 1 });
+    for (const { name, value } of opts.sysctls ?? []) this.V.sysctl.set(name, value);
     this.netdev = new DrillNetdev(this.V, this.clock, this.cfg.mtu);
     this.nextEphemeral = 40000;
     const obs = (dir: 'in' | 'out', bytes: Uint8Array, tNs: number): void => {

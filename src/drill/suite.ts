@@ -25,6 +25,8 @@ export interface SuiteOptions {
   trace?: ((line: string) => void) | null;
   pcap?: PcapWriter | null;
   seed?: number;
+  /** Sysctls preset on each script's fresh stack (NAME=VALUE handled by the caller). */
+  sysctls?: { name: string; value: string }[];
 }
 
 export interface FolderSummary {
@@ -93,7 +95,7 @@ export function runFile(file: string, root: string, opts: SuiteOptions = {}): Fi
   let res: RunResult;
   try {
     const script = parseScript(text, { defines });
-    res = runScript(script, { cliOptions: opts.cliOptions, trace: opts.trace, pcap: opts.pcap, seed: opts.seed, path: file });
+    res = runScript(script, { cliOptions: opts.cliOptions, trace: opts.trace, pcap: opts.pcap, seed: opts.seed, path: file, sysctls: opts.sysctls });
   } catch (e) {
     if (e instanceof DrillSyntaxError) {
       res = { verdict: 'ERROR', line: e.line, col: e.col, kind: 'parse', message: e.msg, details: [], warnings: [], virtualUsecs: 0 };

@@ -454,6 +454,8 @@ function bindCheck(inp: Inpcb, family: number, laddr: number | Uint8Array, lport
   if (family === AF_INET6 && inp.inp_vflag & INP_IPV4 && IN6_IS_ADDR_UNSPECIFIED(laddr as Uint8Array)) {
     const t4 = info.lookupLocal(AF_INET, INADDR_ANY, lport, wildcard);
     if (t4 !== null && t4 !== inp && !(t4.inp_vflag & INP_IPV6) && (reuseport & reuseportOf(t4)) === 0) return EADDRINUSE;
+    // ... and so do IPv4 TIME_WAIT vestiges (VTW), as the full IPv4 TIME_WAIT PCBs above.
+    for (const s of info.shadows) if (s.bindConflict(AF_INET, INADDR_ANY, lport, opts, wildcard)) return EADDRINUSE;
   }
   for (const s of info.shadows) if (s.bindConflict(family, laddr, lport, opts, wildcard)) return EADDRINUSE;
   return 0;

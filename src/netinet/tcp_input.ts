@@ -707,9 +707,7 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
     // ---- VTW (issue 6, tcp_timewait.ts): no full PCB holds the 4-tuple (none found, or only
     // a listener, which the exact match would have beaten): is there a TIME_WAIT vestige? ----
     if ((inp === null || inp.inp_fport === 0) && (isv6 ? V.vtw.count6 : V.vtw.count4) !== 0) {
-      const vi = isv6
-        ? V.vtw.lookup6(b, o + 24, s.th_dport, b, o + 8, s.th_sport)
-        : V.vtw.lookup4(get32(b, o + 16), s.th_dport, get32(b, o + 12), s.th_sport);
+      const vi = isv6 ? V.vtw.lookup6(b, o + 24, s.th_dport, b, o + 8, s.th_sport) : V.vtw.lookup4(get32(b, o + 16), s.th_dport, get32(b, o + 12), s.th_sport);
       if (vi >= 0) {
         tcp_dooptions(V, tcp.in_to, b, s.optOff, s.optLen, s.thflags & TH_SYN ? TO_SYN : 0);
         if (tcp_vtw_twcheck(V, vi, tcp.in_to, s)) continue; // vestige gone: look for a listener

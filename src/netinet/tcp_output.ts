@@ -344,7 +344,9 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
     p = tcp_sack_output(tp);
     sack_bytes_rxmt = tp.sackhint.sack_bytes_rexmit;
     if (p !== null) {
-      const cwin = Math.max(sendwin - tcp_compute_pipe(tp), 0);
+      // FreeBSD 14 tcp_output: the window left for retransmissions is min(wnd, cwnd) minus
+      // what was already retransmitted; PRR (tcp_do_prr_ack) sets cwnd to match this rule.
+      const cwin = Math.max(Math.min(tp.snd_wnd, tp.snd_cwnd) - sack_bytes_rxmt, 0);
       if (SEQ_GT(p.end, tp.snd_recover)) {
         // Part of the hole is beyond snd_recover: only up to snd_recover this episode.
         if (SEQ_GEQ(p.rxmit, tp.snd_recover)) p = null;

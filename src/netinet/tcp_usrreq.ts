@@ -113,6 +113,7 @@ import { tcp6_input, tcp_input } from './tcp_input.js';
 import { tcp_output } from './tcp_output.js';
 import { tcp_close, tcp_ctlinput, tcp_discardcb, tcp_drop, tcp_new_isn, tcp_new_ts_offset, tcp_newtcpcb, tcp_set_cc, tcp_state_change } from './tcp_subr.js';
 import { msToTicks, TP_KEEPCNT, TP_KEEPIDLE, TP_KEEPINIT, TP_KEEPINTVL, TP_MAXIDLE, tcp_timer_activate } from './tcp_timer.js';
+import { tcp_tw_vestige } from './tcp_timewait.js';
 import {
   TCP_RTT_SHIFT,
   TCP_RTTVAR_SHIFT,
@@ -141,6 +142,7 @@ import {
   TT_2MSL,
   TT_KEEP,
 } from './tcp_var.js';
+import { TF_CLOSED } from './tcp_var.js';
 
 // --- IPPROTO_TCP socket options (netinet/tcp.h) ---
 export const TCP_NODELAY = 1; // don't delay send to coalesce packets
@@ -259,6 +261,8 @@ function tcp_usr_detach(so: Socket): void {
   const tp = intotcpcb(inp);
   if (inTimewait(inp) && !(inp.inp_flags & INP_DROPPED)) {
     in_pcbdetach(inp);
+    // No socket refers to it now: a vestige replaces the tcpcb (VTW, tcp_timewait.ts).
+    if (tp !== null) tcp_tw_vestige(tp);
     return;
   }
   if (tp === null) {
@@ -640,12 +644,17 @@ function tcp_usr_close(so: Socket): void {
   if (inTimewait(inp)) {
     in_pcbdetach(inp);
     sofree(so);
+    // No socket refers to it now: a vestige replaces the tcpcb (VTW, tcp_timewait.ts).
+    tcp_tw_vestige(tp);
     return;
   }
   if (inp.inp_flags & INP_DROPPED) {
     tcp_discardcb(tp);
     return;
   }
+  // FreeBSD tcp_usr_close: remember the user closed, so data arriving later is answered with
+  // a RST (RFC 9293 §3.10.7.4; tcp_do_segment's TF_CLOSED check).
+  tp.t_flags |= TF_CLOSED;
   tcp_disconnect(tp);
 }
 

@@ -134,15 +134,17 @@ describe('stack.net', () => {
       await within(5000, once(c, 'connect'), 'connect');
       const chunk = Buffer.alloc(64 * 1024, 0x61);
       let written = 0;
-      let full = false;
-      // Keep writing until the stream reports backpressure; bounded so a missing window
-      // cannot make this loop forever.
-      for (let i = 0; i < 2048 && !full; i++) {
-        full = !c.write(chunk);
+      // Write whenever the stream lets us. While the receiver's window is open, 'drain'
+      // keeps coming (the send buffer empties onto the wire); once the paused receiver's
+      // buffer is full the window closes and 'drain' stops. Bounded at 64 MiB.
+      let stalled = false;
+      while (!stalled && written < 64 << 20) {
+        while (c.write(chunk)) written += chunk.length;
         written += chunk.length;
-        if (i % 8 === 7) await sleep(5);
+        const drained = await Promise.race([once(c, 'drain').then(() => true), sleep(300).then(() => false)]);
+        stalled = !drained;
       }
-      assert.ok(full, 'write() never returned false');
+      assert.ok(stalled, 'the writer never stalled: the paused reader did not close the window');
       let drained = false;
       c.once('drain', () => {
         drained = true;

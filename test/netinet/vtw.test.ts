@@ -17,7 +17,7 @@ import { AF_INET, AF_INET6, INADDR_ANY, sockaddr_in } from '../../src/netinet/in
 import { in_pcbbind, PcbInfo } from '../../src/netinet/in_pcb.js';
 import { EADDRINUSE } from '../../src/sys/errno.js';
 import { MSLT_CLASSLESS, MSLT_LOCAL, MSLT_LOOPBACK, MSLT_REMOTE, SLOWTICK_NS, TCPTV_MSL } from '../../src/netinet/tcp_mslt.js';
-import { VTW_CALLOUT_NS, VTW_F_REUSEADDR, VTW_F_REUSEPORT, VTW_F_TS, VTW_F_V6ONLY, VTW_V6, Vtw, vtw_init } from '../../src/netinet/tcp_vtw.js';
+import { VTW_CALLOUT_NS, VTW_F_REUSEADDR, VTW_F_REUSEPORT, VTW_F_TS, VTW_F_V6ONLY, VTW_V6, Vtw } from '../../src/netinet/tcp_vtw.js';
 import { SO_REUSEADDR, SO_REUSEPORT } from '../../src/sys/socket.js';
 import { inet_pton6 } from '../../src/wire/addr.js';
 import { Vnet } from '../../src/vnet.js';
@@ -41,7 +41,9 @@ function a6(s: string): Uint8Array {
 function mk(entries = 64, mslt = true): { clock: VirtualClock; V: Vnet; vtw: Vtw } {
   const clock = new VirtualClock();
   const V = new Vnet({ clock, seed: 7 });
-  const vtw = vtw_init(V, { entries });
+  // tcp_init created the Vnet's VTW (V.vtw); size it as the test wants.
+  const vtw = V.vtw;
+  V.sysctl.set('net.inet.tcp.vtw.entries', entries);
   vtw.mslt.enable = mslt;
   return { clock, V, vtw };
 }
@@ -356,7 +358,7 @@ describe('VTW sysctls', () => {
     assert.throws(() => s.set('net.inet.tcp.vtw.entries', 100), /power of two/);
     assert.throws(() => s.set('net.inet.tcp.vtw.entries', 8), /range/);
     const fresh = new Vnet({ clock: new VirtualClock(), seed: 1 });
-    new Vtw(fresh);
+    assert.ok(fresh.vtw instanceof Vtw);
     assert.equal(fresh.sysctl.get('net.inet.tcp.vtw.entries'), 65536);
   });
 
