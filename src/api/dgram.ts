@@ -137,7 +137,12 @@ export class UdpSocket extends EventEmitter {
     const so = r.so;
     // Node sockets can send datagrams up to the UDP maximum out of the box.
     sosetopt(so, { level: SOL_SOCKET, name: SO_SNDBUF, value: MAX_UDP + 1024 });
-    if (opts.reuseAddr) sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEADDR, value: 1 });
+    if (opts.reuseAddr) {
+      // libuv on the BSDs implements UV_UDP_REUSEADDR with SO_REUSEPORT (uv__set_reuse), so
+      // that several node:dgram sockets with reuseAddr share a port as they do on Linux.
+      sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEADDR, value: 1 });
+      sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEPORT, value: 1 });
+    }
     if (opts.reusePort) sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEPORT, value: 1 });
     if (opts.ipv6Only && family === AF_INET6) sosetopt(so, { level: IPPROTO_IPV6, name: IPV6_V6ONLY, value: 1 });
     if (opts.recvBufferSize !== undefined) this.setBuf(SO_RCVBUF, opts.recvBufferSize);
@@ -317,6 +322,8 @@ export class UdpSocket extends EventEmitter {
       if (cb) process.nextTick(cb, err, n);
       else if (err) process.nextTick(() => this.emit('error', err));
     };
+    // As node:dgram: the port is validated (and throws) before the implicit bind.
+    const portN = this.connectedTo === null ? validPort(port, false) : 0;
     const be = this.implicitBind();
     if (be !== 0) {
       done(errnoException(be, 'bind'), 0);
@@ -324,7 +331,6 @@ export class UdpSocket extends EventEmitter {
     }
     let sa: Sockaddr | null = null;
     if (this.connectedTo === null) {
-      const portN = validPort(port, false);
       try {
         sa = this.resolve(address, portN, false);
       } catch (e) {
