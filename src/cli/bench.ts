@@ -11,6 +11,10 @@ const BENCHES: Record<string, { descr: string; load: () => Promise<BenchFn> }> =
   checksum: { descr: 'Internet checksum vs Buffer.copy throughput', load: async () => (await import('../../bench/checksum.js')).bench },
   mbuf: { descr: 'mbuf and cluster allocation, prepend, m_copym', load: async () => (await import('../../bench/mbuf.js')).bench },
   callout: { descr: 'callout wheel schedule/cancel/fire with 100k pending', load: async () => (await import('../../bench/callout.js')).bench },
+  udp: {
+    descr: 'UDP datagrams/s between two stacks over epair (dgram path), IPv4 lookups/s at 100k routes',
+    load: async () => (await import('../../bench/udp.js')).bench,
+  },
   vtw: { descr: 'vestigial TIME_WAIT: bytes per vestige, lookups and GC pauses at 1M', load: async () => (await import('../../bench/vtw.js')).bench },
 };
 
