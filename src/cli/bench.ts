@@ -11,6 +11,10 @@ const BENCHES: Record<string, { descr: string; load: () => Promise<BenchFn> }> =
   checksum: { descr: 'Internet checksum vs Buffer.copy throughput', load: async () => (await import('../../bench/checksum.js')).bench },
   mbuf: { descr: 'mbuf and cluster allocation, prepend, m_copym', load: async () => (await import('../../bench/mbuf.js')).bench },
   callout: { descr: 'callout wheel schedule/cancel/fire with 100k pending', load: async () => (await import('../../bench/callout.js')).bench },
+  tun: {
+    descr: 'TUN driver pps (64/1400 B, both ways) and UDP echo vs Linux; veth Linux→Linux Gbit/s (root)',
+    load: async () => (await import('../../bench/tun.js')).bench,
+  },
   udp: {
     descr: 'UDP datagrams/s between two stacks over epair (dgram path), IPv4 lookups/s at 100k routes',
     load: async () => (await import('../../bench/udp.js')).bench,

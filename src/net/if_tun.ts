@@ -197,6 +197,11 @@ export class TunSoftc implements SoftTask {
   rxRuns = 0;
   /** Error that stopped the receive thread (a Node-style code), if any. */
   rxError: string | null = null;
+  private yielding = false;
+  private readonly resume = (): void => {
+    this.yielding = false;
+    if (this.fd >= 0) this.ifp.if_vnet.clock.defer(this);
+  };
 
   constructor(
     ifp: Ifnet,
@@ -316,7 +321,13 @@ export class TunSoftc implements SoftTask {
     this.rpos = r;
     Atomics.store(ctl, C_RPOS, r | 0);
     if (r !== w) {
-      V.clock.defer(this);
+      // More is waiting, but let the event loop run first (timers, I/O, other stacks): a
+      // re-defer from here would run in this same soft-work drain and, under a flood,
+      // never return to the event loop.
+      if (!this.yielding) {
+        this.yielding = true;
+        setImmediate(this.resume);
+      }
       return;
     }
     // Empty: arm the doorbell, then look once more (the receive thread may have published
@@ -342,18 +353,7 @@ export class TunSoftc implements SoftTask {
     }
     m.rcv_tstmp = now;
     if_inc_ipackets(ifp, len);
-    if (this.mode === 'tap') {
-      ifp.if_input(ifp, m);
-      return;
-    }
-    if (ifp.if_bpf.length > 0) bpf_mtap(ifp, m, BPF_D_IN);
-    const v = (ring[off] as number) >> 4;
-    if (v === 4) V.netisr.dispatch(NETISR_IP, m);
-    else if (v === 6) V.netisr.dispatch(NETISR_IPV6, m);
-    else {
-      ifp.if_data.noproto++;
-      m_freem(m);
-    }
+    ifp.if_input(ifp, m);
   }
 
   /** Write one packet to the device (the one copy out of the stack). Consumes `m`. */
@@ -439,6 +439,18 @@ function tun_output(ifp: Ifnet, m: Mbuf, dst: unknown, _ro: unknown): number {
   }
   if (ifp.if_bpf.length > 0) bpf_mtap(ifp, m, BPF_D_OUT);
   return (ifp.if_softc as TunSoftc).write(m);
+}
+
+/** TUN input (if_input): tap, then IPv4 or IPv6 by the version nibble. */
+function tun_input(ifp: Ifnet, m: Mbuf): void {
+  if (ifp.if_bpf.length > 0) bpf_mtap(ifp, m, BPF_D_IN);
+  const v = (m.m_buf[m.m_data] as number) >> 4;
+  if (v === 4) ifp.if_vnet.netisr.dispatch(NETISR_IP, m);
+  else if (v === 6) ifp.if_vnet.netisr.dispatch(NETISR_IPV6, m);
+  else {
+    ifp.if_data.noproto++;
+    m_freem(m);
+  }
 }
 
 function tun_transmit(ifp: Ifnet, m: Mbuf): number {
@@ -572,6 +584,7 @@ export function tun_create(V: Vnet, opts: TunOptions = {}): Ifnet {
     ifp.if_hdrlen = 0;
     ifp.if_flags |= IFF_MULTICAST;
     ifp.if_output = tun_output;
+    ifp.if_input = tun_input;
     ifp.if_transmit = (i, m) => tun_output(i, m, { family: (m.m_buf[m.m_data] as number) >> 4 === 6 ? AF_INET6 : AF_INET }, null);
     // Like Linux on a NOARP device: no duplicate address detection (nobody answers ND here).
     const inet6 = (V as { inet6?: Vnet['inet6'] }).inet6;
