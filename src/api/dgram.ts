@@ -115,6 +115,17 @@ function validPort(p: unknown, allowZero: boolean): number {
   return n;
 }
 
+/** Same address (ports and zones aside: only the text form of the address is cached). */
+function sameAddr(a: Sockaddr, b: Sockaddr): boolean {
+  if (a.family !== b.family) return false;
+  if (a.family === AF_INET) return a.addr === b.addr;
+  const x = a.addr;
+  const y = b.addr as Uint8Array;
+  if ((a as { scope_id: number }).scope_id !== (b as { scope_id: number }).scope_id) return false;
+  for (let i = 0; i < 16; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 export class UdpSocket extends EventEmitter {
   readonly type: SocketType;
   private readonly stack: Stack;
@@ -125,6 +136,13 @@ export class UdpSocket extends EventEmitter {
   private refd = true;
   private holding = false;
   private readonly scratch = Buffer.allocUnsafe(MAX_UDP);
+  /** The last destination of send(), parsed. */
+  private lastAddrText: string | undefined = undefined;
+  private lastPort = -1;
+  private lastSa: Sockaddr | null = null;
+  /** The last sender seen by the receive upcall and its text form (rinfo.address). */
+  private lastFrom: Sockaddr | null = null;
+  private lastFromText = '';
 
   constructor(stack: Stack, opts: SocketOptions) {
     super();
@@ -137,7 +155,12 @@ export class UdpSocket extends EventEmitter {
     const so = r.so;
     // Node sockets can send datagrams up to the UDP maximum out of the box.
     sosetopt(so, { level: SOL_SOCKET, name: SO_SNDBUF, value: MAX_UDP + 1024 });
-    if (opts.reuseAddr) sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEADDR, value: 1 });
+    if (opts.reuseAddr) {
+      // libuv on the BSDs implements UV_UDP_REUSEADDR with SO_REUSEPORT (uv__set_reuse), so
+      // that several node:dgram sockets with reuseAddr share a port as they do on Linux.
+      sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEADDR, value: 1 });
+      sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEPORT, value: 1 });
+    }
     if (opts.reusePort) sosetopt(so, { level: SOL_SOCKET, name: SO_REUSEPORT, value: 1 });
     if (opts.ipv6Only && family === AF_INET6) sosetopt(so, { level: IPPROTO_IPV6, name: IPV6_V6ONLY, value: 1 });
     if (opts.recvBufferSize !== undefined) this.setBuf(SO_RCVBUF, opts.recvBufferSize);
@@ -292,53 +315,66 @@ export class UdpSocket extends EventEmitter {
     let port: unknown;
     let address: string | undefined;
     let cb: SendCallback | undefined;
-    const a = [...args];
-    if (typeof a[a.length - 1] === 'function') cb = a.pop() as SendCallback;
+    // Overload resolution by index (no per-call array copies).
+    let n = args.length;
+    if (typeof args[n - 1] === 'function') cb = args[--n] as SendCallback;
+    let i = 0;
     if (
       typeof msg !== 'string' &&
       !Array.isArray(msg) &&
-      a.length >= 2 &&
-      typeof a[0] === 'number' &&
-      typeof a[1] === 'number' &&
-      (a.length >= 3 || this.connectedTo !== null)
+      n >= 2 &&
+      typeof args[0] === 'number' &&
+      typeof args[1] === 'number' &&
+      (n >= 3 || this.connectedTo !== null)
     ) {
-      offset = a.shift() as number;
-      length = a.shift() as number;
+      offset = args[0] as number;
+      length = args[1] as number;
+      i = 2;
     }
-    port = a.shift();
-    address = a.shift() as string | undefined;
+    port = i < n ? args[i] : undefined;
+    address = i + 1 < n ? (args[i + 1] as string | undefined) : undefined;
     if (this.connectedTo !== null) {
       if (port !== undefined && port !== null) throw stateError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     } else if (port === undefined || port === null) {
       throw stateError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     }
     const buf = toBuffer(msg, offset, length);
-    const done = (err: Error | null, n: number): void => {
-      if (cb) process.nextTick(cb, err, n);
-      else if (err) process.nextTick(() => this.emit('error', err));
-    };
+    // As node:dgram: the port is validated (and throws) before the implicit bind.
+    const portN = this.connectedTo === null ? validPort(port, false) : 0;
     const be = this.implicitBind();
     if (be !== 0) {
-      done(errnoException(be, 'bind'), 0);
+      this.sendDone(cb, errnoException(be, 'bind'), 0);
       return;
     }
     let sa: Sockaddr | null = null;
     if (this.connectedTo === null) {
-      const portN = validPort(port, false);
-      try {
-        sa = this.resolve(address, portN, false);
-      } catch (e) {
-        done(e as Error, 0);
-        return;
+      // The last destination is kept parsed: a socket usually sends to few peers, and
+      // parsing the address text for every datagram is the costliest step of send().
+      if (address === this.lastAddrText && portN === this.lastPort && this.lastSa !== null) sa = this.lastSa;
+      else {
+        try {
+          sa = this.resolve(address, portN, false);
+        } catch (e) {
+          this.sendDone(cb, e as Error, 0);
+          return;
+        }
+        this.lastAddrText = address;
+        this.lastPort = portN;
+        this.lastSa = sa;
       }
     }
     const r = sosend(so, sa, buf, 0, buf.length, 0);
     if (r.error !== 0) {
       const to = sa ?? this.connectedTo;
-      done(errnoException(r.error, 'send', to ? formatAddress(to) : undefined, to?.port), 0);
+      this.sendDone(cb, errnoException(r.error, 'send', to ? formatAddress(to) : undefined, to?.port), 0);
       return;
     }
-    done(null, buf.length);
+    if (cb) process.nextTick(cb, null, buf.length);
+  }
+
+  private sendDone(cb: SendCallback | undefined, err: Error, n: number): void {
+    if (cb) process.nextTick(cb, err, n);
+    else process.nextTick(() => this.emit('error', err));
   }
 
   close(callback?: () => void): this {
@@ -367,8 +403,15 @@ export class UdpSocket extends EventEmitter {
         if (r.from === null) break;
         let from = r.from;
         if (this.type === 'udp4' && from.family === AF_INET6 && IN6_IS_ADDR_V4MAPPED(from.addr)) from = sockaddr_in(in6_v4mapped_addr(from.addr), from.port);
-        const msg = Buffer.from(this.scratch.subarray(0, r.len));
-        const rinfo: RemoteInfo = { ...this.info(from), size: r.dgramLen };
+        const msg = Buffer.allocUnsafe(r.len);
+        this.scratch.copy(msg, 0, 0, r.len);
+        // rinfo.address is formatted once per distinct sender, not once per datagram.
+        const last = this.lastFrom;
+        if (last === null || !sameAddr(last, from)) {
+          this.lastFrom = from;
+          this.lastFromText = formatAddress(from);
+        }
+        const rinfo: RemoteInfo = { address: this.lastFromText, family: from.family === AF_INET ? 'IPv4' : 'IPv6', port: from.port, size: r.dgramLen };
         this.emit('message', msg, rinfo);
         if (this.so === null) return;
       }

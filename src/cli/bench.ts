@@ -15,6 +15,14 @@ const BENCHES: Record<string, { descr: string; load: () => Promise<BenchFn> }> =
     descr: 'TCP over epair vs node:net loopback: throughput, conns/s, 1-byte RR latency, idle-connection heap',
     load: async () => (await import('../../bench/tcp.js')).bench,
   },
+  tun: {
+    descr: 'TUN driver pps (64/1400 B, both ways) and UDP echo vs Linux; veth Linux→Linux Gbit/s (root)',
+    load: async () => (await import('../../bench/tun.js')).bench,
+  },
+  udp: {
+    descr: 'UDP datagrams/s between two stacks over epair (dgram path), IPv4 lookups/s at 100k routes',
+    load: async () => (await import('../../bench/udp.js')).bench,
+  },
   vtw: { descr: 'vestigial TIME_WAIT: bytes per vestige, lookups and GC pauses at 1M', load: async () => (await import('../../bench/vtw.js')).bench },
 };
 

@@ -18,6 +18,7 @@ commands:
   sysctl [-adNn] NAME[=VALUE]   read or write sysctls (--attach PATH: a running stack)
   netstat [-anrsimxV]  sockets, statistics, routes, interfaces, mbufs (--attach PATH)
   tcpdump -i IF [-w FILE] [-c N] [expr]   capture packets (--attach PATH, or -r FILE)
+  tun --name NAME --addr A/LEN [...]   run a bsdnet host behind a Linux TUN device (root)
   help                 this text
 `;
 
@@ -36,6 +37,8 @@ export async function run(argv: string[]): Promise<number> {
       return netstatMain(rest);
     case 'tcpdump':
       return tcpdumpMain(rest);
+    case 'tun':
+      return (await import('./tun.js')).tunMain(rest);
     case undefined:
     case 'help':
     case '-h':

@@ -470,7 +470,8 @@ function udp_output(V: Vnet, inp: Inpcb, m: Mbuf, faddr: number, fport: number):
   if (so.so_options & SO_DONTROUTE) flags |= IP_ROUTETOIF;
   if (so.so_options & SO_BROADCAST) flags |= IP_ALLOWBROADCAST;
   V.udp.stat.udps_opackets++;
-  return ip_output(V, h, flags, inp.inp_route, { moptions: inp.inp_moptions });
+  // Only multicast senders need output options: no per-datagram object otherwise.
+  return ip_output(V, h, flags, inp.inp_route, inp.inp_moptions !== null ? { moptions: inp.inp_moptions } : undefined);
 }
 
 /** Send a datagram over IPv6 (udp6_output). */

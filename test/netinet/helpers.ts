@@ -273,11 +273,20 @@ export async function settle(clock: VirtualClock, ns = 10 * MS, steps = 4): Prom
   await tick();
 }
 
+/** Stacks made by the topology helpers, so tests can destroy them (bound sockets keep Node alive). */
+const live: Stack[] = [];
+
+/** Destroy every Stack the helpers created (use in afterEach). */
+export function destroyStacks(): void {
+  for (const s of live.splice(0)) s.destroy();
+}
+
 /** Two Stacks on one simulated Ethernet: a 10.0.0.1/24 (+ 2001:db8::1/64), b .2. */
 export function twoStacks(params: Partial<SimLinkParams> = {}): { clock: VirtualClock; a: Stack; b: Stack; link: SimLink } {
   const clock = new VirtualClock();
   const a = new Stack({ name: 'a', clock, seed: 101 });
   const b = new Stack({ name: 'b', clock, seed: 102 });
+  live.push(a, b);
   const link = Stack.link(a, b, params, { seed: 7 });
   a.addAddress(link.a, '10.0.0.1/24');
   b.addAddress(link.b, '10.0.0.2/24');
@@ -297,6 +306,7 @@ export function routed(opts: { mtu2?: number; link1?: Partial<SimLinkParams>; li
   const h1 = new Stack({ name: 'h1', clock, seed: 201 });
   const r = new Stack({ name: 'r', clock, seed: 202 });
   const h2 = new Stack({ name: 'h2', clock, seed: 203 });
+  live.push(h1, r, h2);
   const l1 = Stack.link(h1, r, opts.link1 ?? {}, { seed: 11 });
   const l2 = Stack.link(r, h2, { ...(opts.link2 ?? {}), mtu: opts.mtu2 ?? 1500 }, { seed: 12 });
   h1.addAddress(l1.a, '10.1.0.10/24');

@@ -74,6 +74,9 @@ export async function hosts(): Promise<Hosts> {
   const conn = host.dgram.createSocket('udp4');
   conn.connect(9999, '10.0.0.2');
   await settle();
+  // Let address announcements (gratuitous ARP, DAD) finish before a test looks at traffic.
+  clock.advance(3e9);
+  await settle();
   return {
     clock,
     host,
