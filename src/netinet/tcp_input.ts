@@ -871,7 +871,8 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
   if (to.flags & TOF_TS && to.tsecr !== 0) {
     to.tsecr = (to.tsecr - tp.ts_offset) >>> 0;
     if (TSTMP_GT(to.tsecr, tcp_ts_getticks(V))) to.tsecr = 0;
-    else if (tp.t_rxtshift === 1 && tp.t_flags & TF_PREVVALID && tp.t_badrxtwin !== 0 && TSTMP_LT(to.tsecr, tp.t_badrxtwin)) cc_cong_signal(tp, CC_RTO_ERR, th_ack);
+    else if (tp.t_rxtshift === 1 && tp.t_flags & TF_PREVVALID && tp.t_badrxtwin !== 0 && TSTMP_LT(to.tsecr, tp.t_badrxtwin))
+      cc_cong_signal(tp, CC_RTO_ERR, th_ack);
   }
   // RFC 3168 ECN input; a CE-marked or ECE segment is a congestion signal.
   if (tcp_ecn_input_segment(tp, thflags, iptos)) cc_cong_signal(tp, CC_ECN, th_ack);

@@ -61,7 +61,7 @@ import {
   TOF_SCALE,
   TOF_TS,
 } from '../wire/tcp.js';
-import { IN_FASTRECOVERY, IN_RECOVERY, tcp_compute_pipe, tcp_maxseg } from './cc/cc.js';
+import { IN_FASTRECOVERY, IN_RECOVERY, tcp_maxseg } from './cc/cc.js';
 import { AF_INET } from './in.js';
 import { cc_after_idle } from './tcp_input.js';
 import { tcp_clean_dsack_blocks, tcp_sack_adjust, tcp_sack_output } from './tcp_sack.js';
