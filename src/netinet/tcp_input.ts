@@ -1237,6 +1237,21 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     if (SEQ_GT(th_ack, tp.snd_max)) {
       st.tcps_rcvacktoomuch++;
       go = Go.DropAfterAck;
+    } else if (!tcp.insecure_ack && tp.t_state !== TCPS_SYN_RECEIVED) {
+      // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT]; an older one
+      // (or one before our ISN: a "ghost" ACK) draws a challenge ACK and the segment is dropped.
+      if (SEQ_LT(th_ack, (tp.iss + 1) >>> 0)) {
+        st.tcps_rcvghostack++;
+        tcp_send_challenge_ack(tp);
+        m_freem(m);
+        return;
+      }
+      if (SEQ_LT(th_ack, (tp.snd_una - tp.max_sndwnd) >>> 0)) {
+        st.tcps_rcvacktooold++;
+        tcp_send_challenge_ack(tp);
+        m_freem(m);
+        return;
+      }
     }
   }
   let maxseg = 0;

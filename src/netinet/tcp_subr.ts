@@ -725,6 +725,7 @@ function tcp_sysctl_init(V: Vnet, t: TcpVars): void {
   // RFC 5961 and input policy (tcp_input.c)
   bool('insecure_rst', 'insecure_rst', 'Follow RFC793 instead of RFC5961 criteria for accepting RST packets');
   bool('insecure_syn', 'insecure_syn', 'Follow RFC793 instead of RFC5961 criteria for accepting SYN packets');
+  bool('insecure_ack', 'insecure_ack', 'Follow RFC793 criteria for validating SEG.ACK');
   bool('drop_synfin', 'drop_synfin', 'Drop TCP packets with SYN+FIN set');
   bool('icmp_may_rst', 'icmp_may_rst', 'Certain ICMP unreachable messages may abort connections in SYN_SENT');
   // blackhole(4): 1 drops SYNs to closed ports silently, 2 every segment.

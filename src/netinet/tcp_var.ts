@@ -470,6 +470,8 @@ export class TcpVars {
   fast_finwait2_recycle = false;
   insecure_rst = false;
   insecure_syn = false;
+  /** net.inet.tcp.insecure_ack: accept ACKs outside the RFC 5961 §5.2 range. */
+  insecure_ack = false;
   drop_synfin = false;
   icmp_may_rst = true;
   syncookies = true;
