@@ -121,6 +121,16 @@ describe('tun: path MTU', { skip }, () => {
     }
   });
 
+  it('the mtu option sets the device MTU, and both sides agree', () => {
+    const lab = new TunLab({ tun: { mtu: 1400 } });
+    try {
+      assert.equal(lab.ifp.if_mtu, 1400);
+      assert.match(lab.ns.ip('link', 'show', TUNNAME), /mtu 1400/);
+    } finally {
+      lab.close();
+    }
+  });
+
   it('lowering the Linux device MTU reaches the bsdnet interface, which fragments to it (both families)', async () => {
     const lab = new TunLab();
     try {
