@@ -358,7 +358,7 @@ function cubic_cong_signal(ccv: CcVar, type: number): void {
         tp.snd_ssthresh = Math.max(2, Math.floor(cubic_beta_mul(Math.min(tp.snd_wnd, pipe)) / mss)) * mss;
       }
       // W_max and K are reset when congestion avoidance resumes.
-      d.flags |= CUBICFLAG_RTO_EVENT;
+      d.flags |= CUBICFLAG_CONG_EVENT | CUBICFLAG_RTO_EVENT;
       tp.snd_cwnd = mss;
       break;
     case CC_RTO_ERR:

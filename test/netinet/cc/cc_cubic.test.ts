@@ -345,9 +345,7 @@ describe('cubic: retransmission timeout (RFC 9438 §4.8, §4.9)', () => {
     assert.equal(d.W_max, d.cwnd_epoch);
   });
 
-  // Known bug (open): after a timeout the next congestion-avoidance ACK does not restart the
-  // curve (K stays from before the timeout). Kept as a todo so it runs and reports.
-  it.todo('undoes a spurious timeout: epoch, W_max and K restored, cwnd and ssthresh by the stack', () => {
+  it('undoes a spurious timeout: epoch, W_max and K restored, cwnd and ssthresh by the stack', () => {
     const h = afterFirstLoss(100);
     for (let r = 0; r < 10; r++) h.round();
     const d = state(h);
