@@ -373,7 +373,7 @@ export async function measureTcp(ctx: BenchContext, dir: 'to' | 'from', secs: nu
       linux = ns.py(
         [
           'import hashlib, os, socket, time',
-          'pool = os.urandom(' + POOL + ')',
+          `pool = os.urandom(${POOL})`,
           'mv = memoryview(pool)',
           's = socket.socket()',
           's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
