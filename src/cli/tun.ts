@@ -14,8 +14,10 @@
  */
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
+import type { Server as NetServer } from '../api/net.js';
 import { Stack } from '../api/stack.js';
 import type { UdpSocket } from '../api/dgram.js';
 import type { Ifnet } from '../net/if.js';
@@ -32,8 +34,9 @@ options:
   --addr6 A/LEN        bsdnet's IPv6 address (e.g. fd00:99::2/64)
   --gw A               default IPv4 route through A (the Linux side of the device)
   --gw6 A              default IPv6 route through A
-  --echo PORT          echo service on PORT: UDP (IPv4 and IPv6), and TCP when available
-  --serve-http PORT    serve HTTP (node:http over bsdnet TCP) on PORT
+  --echo PORT          echo service (RFC 862) on PORT, UDP and TCP, IPv4 and IPv6
+  --serve-http PORT    serve HTTP (node:http over bsdnet TCP) on PORT: GET / (index),
+                       GET /bytes/N (N bytes of a deterministic payload), POST /sha256
   --control PATH       serve the stack's sysctl tree on the Unix socket PATH
                        (for bsdnet netstat|sysctl|tcpdump --attach PATH)
   --configure-host     give the Linux side of the device --gw (and --gw6) with the
@@ -161,19 +164,115 @@ export function parseTunArgs(argv: string[]): TunArgs | 'help' {
   return a;
 }
 
-/** The TCP half of bsdnet's API, when the stack has one (node:net-like). */
-interface NetLike {
-  createServer(listener: (sock: Duplex) => void): {
-    listen(port: number, cb?: () => void): unknown;
-    close(cb?: () => void): unknown;
-    on(ev: 'error', fn: (e: Error) => void): unknown;
-  };
+/** Largest body /bytes/N serves (16 GiB). */
+export const PAYLOAD_MAX = 16 * 2 ** 30;
+const PAYLOAD_CHUNK = 64 * 1024;
+
+/**
+ * The deterministic payload of /bytes/N: xorshift32 (Marsaglia 2003) from a fixed seed, one
+ * 32-bit little-endian word per step, truncated to n bytes. Every prefix is the same, so a
+ * client can check any length by hash (tests and the bench compute it with this function).
+ */
+export function* payloadChunks(n: number, chunk = PAYLOAD_CHUNK): Generator<Buffer> {
+  let x = 0x2545f491;
+  for (let off = 0; off < n; off += chunk) {
+    const len = Math.min(chunk, n - off);
+    const words = new Uint32Array(Math.ceil(len / 4));
+    for (let i = 0; i < words.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      words[i] = x >>> 0;
+    }
+    yield Buffer.from(words.buffer, 0, len);
+  }
 }
 
-function netOf(stack: Stack): NetLike | null {
-  if (!('net' in stack)) return null;
-  const net = (stack as unknown as { net: unknown }).net;
-  return net !== null && typeof net === 'object' && typeof (net as NetLike).createServer === 'function' ? (net as NetLike) : null;
+/** SHA-256 (hex) of the first n bytes of the payload. */
+export function payloadSha256(n: number): string {
+  const h = createHash('sha256');
+  for (const c of payloadChunks(n)) h.update(c);
+  return h.digest('hex');
+}
+
+/**
+ * The HTTP service of `bsdnet tun --serve-http`:
+ *   GET /          a short index (text/plain)
+ *   GET /bytes/N   N bytes of the deterministic payload (payloadChunks), streamed
+ *   POST /sha256   reads the request body; answers "<sha256 hex> <length>"
+ */
+function serveHttp(name: string, req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? '/';
+  const bytes = /^\/bytes\/(\d+)$/.exec(url);
+  if ((req.method === 'GET' || req.method === 'HEAD') && url === '/') {
+    const body =
+      `bsdnet ${name}: node:http over bsdnet TCP\n` +
+      `  GET /bytes/N   N bytes of a deterministic xorshift32 payload (N <= ${PAYLOAD_MAX})\n` +
+      '  POST /sha256   answers the SHA-256 and length of the request body\n';
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  if ((req.method === 'GET' || req.method === 'HEAD') && bytes !== null) {
+    const n = Number(bytes[1]);
+    if (!Number.isSafeInteger(n) || n > PAYLOAD_MAX) {
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      res.end(`at most ${PAYLOAD_MAX} bytes\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': n });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const src = Readable.from(payloadChunks(n), { objectMode: false });
+    src.pipe(res);
+    res.on('close', () => src.destroy());
+    return;
+  }
+  if (req.method === 'POST' && url === '/sha256') {
+    const h = createHash('sha256');
+    let len = 0;
+    req.on('data', (d: Buffer) => {
+      h.update(d);
+      len += d.length;
+    });
+    req.on('end', () => {
+      const body = `${h.digest('hex')} ${len}\n`;
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.end('not found\n');
+}
+
+/** listen(port) on every address of the stack (dual-stack '::'); resolves once listening. */
+function listenAll(srv: NetServer, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onErr = (e: Error): void => reject(e);
+    srv.once('error', onErr);
+    srv.listen(port, () => {
+      srv.off('error', onErr);
+      resolve();
+    });
+  });
+}
+
+/** Stop listening and reset the connections still open (idle keep-alive ones would hold close()). */
+function closeServer(srv: NetServer, conns: Set<Duplex>): Promise<void> {
+  return new Promise((resolve) => {
+    srv.close(() => resolve());
+    for (const c of conns) c.destroy();
+  });
+}
+
+/** Remember open connections of a server until they close. */
+function track(conns: Set<Duplex>, sock: Duplex): Duplex {
+  conns.add(sock);
+  sock.once('close', () => conns.delete(sock));
+  return sock;
 }
 
 /** Run iproute2 (in the namespace, if any); throws with its stderr. */
@@ -211,12 +310,7 @@ export async function tunMain(argv: string[]): Promise<number> {
     if (!args.quiet) process.stdout.write(`${s}\n`);
   };
   const stack = new Stack({ name: args.name });
-  const net = netOf(stack);
-  if (args.serveHttp !== null && net === null) {
-    stack.destroy();
-    process.stderr.write('bsdnet tun: --serve-http requires TCP (not yet available in this build of bsdnet)\n');
-    return 2;
-  }
+  const net = stack.net;
   let ifp: Ifnet;
   try {
     ifp = tun_create(stack.vnet, { name: args.name, netns: args.netns ?? undefined, mtu: args.mtu, mode: args.tap ? 'tap' : 'tun' });
@@ -259,31 +353,27 @@ export async function tunMain(argv: string[]): Promise<number> {
           s.close();
         });
       }
-      if (net !== null) {
-        const srv = net.createServer((sock) => {
-          sock.on('error', () => sock.destroy());
-          sock.pipe(sock);
-        });
-        srv.on('error', (e) => process.stderr.write(`bsdnet tun: tcp echo: ${e.message}\n`));
-        srv.listen(port);
-        closers.push(() => new Promise<void>((resolve) => srv.close(() => resolve())));
-        say(`echo on port ${port} (UDP and TCP)`);
-      } else {
-        say(`echo on port ${port} (UDP only: the TCP echo requires TCP, not yet available in this build)`);
-      }
-    }
-    if (args.serveHttp !== null && net !== null) {
-      const port = args.serveHttp;
-      const http = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
-        const body = `bsdnet ${stack.name}: ${req.method} ${req.url}\n`;
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
+      // TCP echo (RFC 862): everything received is sent back; the peer's FIN ends our half too.
+      const conns = new Set<Duplex>();
+      const srv = net.createServer((sock) => {
+        track(conns, sock);
+        sock.on('error', () => sock.destroy());
+        sock.pipe(sock);
       });
-      const srv = net.createServer((sock) => http.emit('connection', sock));
+      await listenAll(srv, port);
+      srv.on('error', (e) => process.stderr.write(`bsdnet tun: tcp echo: ${e.message}\n`));
+      closers.push(() => closeServer(srv, conns));
+      say(`echo on port ${port} (UDP and TCP)`);
+    }
+    if (args.serveHttp !== null) {
+      const port = args.serveHttp;
+      const http = createHttpServer({ keepAliveTimeout: 5000 }, (req, res) => serveHttp(stack.name, req, res));
+      const conns = new Set<Duplex>();
+      const srv = net.createServer((sock) => http.emit('connection', track(conns, sock)));
+      await listenAll(srv, port);
       srv.on('error', (e) => process.stderr.write(`bsdnet tun: http: ${e.message}\n`));
-      srv.listen(port);
-      closers.push(() => new Promise<void>((resolve) => srv.close(() => resolve())));
-      say(`http on port ${port}`);
+      closers.push(() => closeServer(srv, conns));
+      say(`http on port ${port} (/, /bytes/N)`);
     }
     if (args.control !== null) {
       // The control channel lives in src/api/control.ts (the tools); use it if this build has it.

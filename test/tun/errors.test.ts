@@ -16,12 +16,6 @@ import { BSD4, have, LINUX4, Netns, run, TUNNAME, TunLab, tunSkipReason, waitOut
 
 const rootSkip = tunSkipReason();
 const BIN = fileURLToPath(new URL('../../../bin/bsdnet.js', import.meta.url));
-const hasTcp = ((): boolean => {
-  const s = new Stack({ name: 'probe' });
-  const r = 'net' in s;
-  s.destroy();
-  return r;
-})();
 const DIST_TUN = new URL('../../src/net/if_tun.js', import.meta.url).href;
 
 describe('tun: errors', { skip: process.platform !== 'linux' ? 'Linux only' : false }, () => {
@@ -167,12 +161,6 @@ describe('tun: errors', { skip: process.platform !== 'linux' ? 'Linux only' : fa
       if (child.exitCode === null) child.kill('SIGKILL');
       ns.close();
     }
-  });
-
-  it('`bsdnet tun --serve-http` says it requires TCP when the stack has none', { skip: hasTcp ? 'this build has TCP' : false }, async () => {
-    const r = await run(process.execPath, [BIN, 'tun', '--name', 'bt9', '--addr', '10.99.0.2/24', '--serve-http', '80'], { timeoutMs: 10_000 });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /requires TCP \(not yet available/);
   });
 
   it('`bsdnet tun` usage errors exit 2', async () => {
