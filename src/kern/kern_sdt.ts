@@ -15,6 +15,12 @@
 
 export type ProbeListener = (probe: Probe, args: readonly unknown[]) => void;
 
+/** A probe's arguments as JSON-able values (the probe's own encoder, else primitives only). */
+export function encodeProbeArgs(p: Probe, args: readonly unknown[]): unknown[] {
+  if (p.encode !== null) return p.encode(args);
+  return args.map((a) => (typeof a === 'number' || typeof a === 'string' || typeof a === 'boolean' ? a : null));
+}
+
 export class Probe {
   readonly provider: string;
   readonly module: string;
@@ -24,6 +30,12 @@ export class Probe {
   /** True when at least one listener is attached: test this before fire(). */
   enabled = false;
   listeners: ProbeListener[] = [];
+  /**
+   * How the provider turns this probe's arguments into plain JSON values for consumers in
+   * another process (`bsdnet trace --attach`); null: numbers, strings and booleans pass,
+   * anything else becomes null.
+   */
+  encode: ((args: readonly unknown[]) => unknown[]) | null = null;
   private readonly owner: Trace;
 
   constructor(owner: Trace, provider: string, module: string, func: string, name: string) {

@@ -33,6 +33,7 @@ import { CcVar, CcVars } from './cc/cc.js';
 import { AF_INET, AF_INET6, IN_MULTICAST, INADDR_BROADCAST, ntoa, ntop6, type SockaddrIn, type SockaddrIn6 } from './in.js';
 import { INP_DROPPED, INP_IPV4, INP_IPV6, INP_IPV6PROTO, INP_TIMEWAIT, Inpcb } from './in_pcb.js';
 import { xinpcb } from './in_pcblist.js';
+import { tcp_log_init } from './tcp_log_buf.js';
 import { BANDLIM_RST_CLOSEDPORT } from './ip_icmp.js';
 import { TCPS_CLOSED, TCPS_ESTABLISHED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, tcpstates } from './tcp_fsm.js';
 import { inp_isv6, tcp_addoptions, tcp_ip_output, tcp_output, tcp_ts_getticks } from './tcp_output.js';
@@ -604,6 +605,7 @@ export function tcp_init(V: Vnet): void {
   tcp_reass_init(V);
   t.syncache = new SynCache(V);
   tcp_sysctl_init(V, t);
+  t.bblog = tcp_log_init(V, Object.values(t.probes));
   // Vestigial TIME_WAIT and MSLT (issue 6).
   V.vtw = vtw_init(V);
   tcp_vtw_attach(V);
