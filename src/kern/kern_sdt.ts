@@ -66,6 +66,13 @@ interface Subscription {
   listener: ProbeListener;
 }
 
+function parsePattern(pattern: string): Subscription['pattern'] {
+  const parts = pattern.split(':');
+  if (parts.length > 4) throw new Error(`trace: bad probe pattern '${pattern}'`);
+  while (parts.length < 4) parts.unshift('');
+  return parts.map(globToRegExp) as Subscription['pattern'];
+}
+
 function globToRegExp(g: string): RegExp {
   if (g === '' || g === '*') return /^.*$/;
   return new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
@@ -88,6 +95,12 @@ export class Trace {
     return p;
   }
 
+  /** The declared probes a pattern matches (throws on a malformed pattern). */
+  match(pattern: string): Probe[] {
+    const sub: Subscription = { pattern: parsePattern(pattern), listener: () => undefined };
+    return this.list().filter((p) => matches(sub, p));
+  }
+
   /** All declared probes (for `bsdnet trace -l`). */
   list(): Probe[] {
     return [...this.probes.values()];
@@ -98,13 +111,7 @@ export class Trace {
    * Returns a function that removes the subscription.
    */
   subscribe(pattern: string, listener: ProbeListener): () => void {
-    const parts = pattern.split(':');
-    if (parts.length > 4) throw new Error(`trace: bad probe pattern '${pattern}'`);
-    while (parts.length < 4) parts.unshift('');
-    const sub: Subscription = {
-      pattern: parts.map(globToRegExp) as Subscription['pattern'],
-      listener,
-    };
+    const sub: Subscription = { pattern: parsePattern(pattern), listener };
     this.subs.push(sub);
     for (const p of this.probes.values()) if (matches(sub, p)) this.attach(p, listener);
     return () => this.unsubscribe(sub);
