@@ -20,6 +20,10 @@
  *                                  "dir":1|2,"data":"<base64>"}
  *       and {"id":6,"event":"end","reason":"..."} if the interface goes away.
  *   {"id":7,"op":"unsubscribe","sub":6}           → {"id":7,"ok":true,"captured":N,"dropped":M}
+ *   {"id":8,"op":"trace","pattern":"tcp:::"}      → {"id":8,"ok":true,"probes":[ids matched now]}
+ *       then, per probe firing: {"id":8,"event":"probe","probe":"tcp:kernel:tcp_output:send",
+ *                                "ts":<ns, stack clock>,"args":[...JSON (the probe's encoder)]}
+ *       ended by unsubscribe (answer {"ok":true,"captured":N,"dropped":M}) like a capture.
  * A refused request answers {"id":N,"ok":false,"error":{"code":"EPERM","message":"..."}}:
  * writes obey the node's type and range and return the node's own error (ENOENT, EPERM,
  * EINVAL, EISDIR). Captured frames that would overflow a slow client's socket buffer
@@ -29,6 +33,7 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import type { SysctlNodeInfo, SysctlValue } from '../kern/kern_sysctl.js';
+import { encodeProbeArgs } from '../kern/kern_sdt.js';
 import { BpfTap } from '../net/bpf.js';
 import type { Ifnet } from '../net/if.js';
 import type { Vnet } from '../vnet.js';
@@ -74,7 +79,24 @@ export interface SysctlSource {
   /** Whether a node exists (never throws). */
   exists(name: string): Promise<boolean>;
   capture(ifname: string, onFrame: (f: CapturedFrame) => void): Promise<CaptureHandle>;
+  /** Subscribe to the trace probes matching `pattern` (kern_sdt.ts patterns). */
+  trace(pattern: string, onEvent: (e: TraceEvent) => void): Promise<TraceHandle>;
   close(): void;
+}
+
+/** One probe firing, as a trace consumer sees it. */
+export interface TraceEvent {
+  probe: string;
+  /** Stack clock, ns. */
+  ts: number;
+  args: unknown[];
+}
+
+export interface TraceHandle {
+  /** Probe ids the pattern matched when subscribing. */
+  probes: string[];
+  stop(): Promise<{ captured: number; dropped: number }>;
+  ended: Promise<string>;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -127,8 +149,38 @@ export function localControl(V: Vnet, label = V.name): SysctlSource {
         },
       };
     },
+    trace: async (pattern, onEvent) => {
+      const probes = matchProbes(V, pattern);
+      let captured = 0;
+      let endFn: (r: string) => void = () => undefined;
+      const ended = new Promise<string>((r) => {
+        endFn = r;
+      });
+      const off = V.trace.subscribe(pattern, (p, args) => {
+        captured++;
+        onEvent({ probe: p.id, ts: V.clock.now(), args: encodeProbeArgs(p, args) });
+      });
+      return {
+        probes,
+        ended,
+        stop: async () => {
+          off();
+          endFn('stopped');
+          return { captured, dropped: 0 };
+        },
+      };
+    },
     close: () => undefined,
   };
+}
+
+/** Validate a probe pattern (throws EINVAL) and list the declared probes it matches. */
+function matchProbes(V: Vnet, pattern: string): string[] {
+  try {
+    return V.trace.match(pattern).map((p) => p.id);
+  } catch (e) {
+    throw codedError('EINVAL', (e as Error).message);
+  }
 }
 
 function listNodes(V: Vnet, prefix: string, opts: { all?: boolean; values?: boolean }): SysctlListEntry[] {
@@ -142,9 +194,12 @@ function listNodes(V: Vnet, prefix: string, opts: { all?: boolean; values?: bool
 // --- the server ---
 
 interface Subscription {
-  tap: BpfTap;
+  tap: BpfTap | null;
   dropped: number;
   hook: ((ifp: Ifnet) => void) | null;
+  /** Trace subscriptions: the unsubscribe function and the events sent. */
+  untrace?: () => void;
+  sent?: number;
 }
 
 class ControlConnection {
@@ -239,12 +294,15 @@ class ControlConnection {
       case 'pcap':
         this.subscribe(id, this.str(req, 'ifname'));
         return;
+      case 'trace':
+        this.subscribeTrace(id, this.str(req, 'pattern', 'tcp:::'));
+        return;
       case 'unsubscribe': {
         const sub = typeof req.sub === 'number' ? this.subs.get(req.sub) : undefined;
         if (sub === undefined) throw codedError('ENOENT', `no capture with id ${String(req.sub)}`);
         this.drop(sub);
         this.subs.delete(req.sub as number);
-        this.send({ id, ok: true, captured: sub.tap.captured, dropped: sub.dropped });
+        this.send({ id, ok: true, captured: sub.tap !== null ? sub.tap.captured : (sub.sent ?? 0), dropped: sub.dropped });
         return;
       }
       default:
@@ -276,11 +334,29 @@ class ControlConnection {
       this.send({ id, event: 'end', reason: `interface ${ifname} detached` });
     };
     this.V.ifnet.detachHooks.push(sub.hook);
-    this.send({ id, ok: true, linktype: sub.tap.linktype, ifname });
+    this.send({ id, ok: true, linktype: (sub.tap as BpfTap).linktype, ifname });
+  }
+
+  private subscribeTrace(id: number, pattern: string): void {
+    if (this.subs.has(id)) throw codedError('EEXIST', `subscription id ${id} in use`);
+    const probes = matchProbes(this.V, pattern);
+    const sub: Subscription = { tap: null, dropped: 0, hook: null, sent: 0 };
+    const V = this.V;
+    sub.untrace = V.trace.subscribe(pattern, (p, args) => {
+      if (this.sock.writableLength > CONTROL_MAX_BACKLOG) {
+        sub.dropped++;
+        return;
+      }
+      sub.sent = (sub.sent ?? 0) + 1;
+      this.send({ id, event: 'probe', probe: p.id, ts: V.clock.now(), args: encodeProbeArgs(p, args) as Json[] });
+    });
+    this.subs.set(id, sub);
+    this.send({ id, ok: true, probes });
   }
 
   private drop(sub: Subscription): void {
-    sub.tap.detach();
+    sub.untrace?.();
+    sub.tap?.detach();
     const hooks = this.V.ifnet.detachHooks;
     const i = sub.hook ? hooks.indexOf(sub.hook) : -1;
     // Deferred: the hook may be running inside the detach loop right now.
@@ -509,6 +585,36 @@ export class ControlClient implements SysctlSource {
     }
     return {
       linktype: r.linktype as number,
+      ended,
+      stop: async () => {
+        this.streams.delete(id);
+        if (this.closedErr) return { captured: 0, dropped: 0 };
+        const u = await this.request('unsubscribe', { sub: id });
+        endFn('stopped');
+        return { captured: u.captured as number, dropped: u.dropped as number };
+      },
+    };
+  }
+
+  async trace(pattern: string, onEvent: (e: TraceEvent) => void): Promise<TraceHandle> {
+    const id = this.nextId++;
+    let endFn: (r: string) => void = () => undefined;
+    const ended = new Promise<string>((r) => {
+      endFn = r;
+    });
+    this.streams.set(id, (msg) => {
+      if (msg.event === 'probe') onEvent({ probe: String(msg.probe), ts: msg.ts as number, args: (msg.args ?? []) as unknown[] });
+      else if (msg.event === 'end') endFn(String(msg.reason ?? 'ended'));
+    });
+    let r: { [k: string]: Json };
+    try {
+      r = await this.request('trace', { pattern }, id);
+    } catch (e) {
+      this.streams.delete(id);
+      throw e;
+    }
+    return {
+      probes: (r.probes ?? []) as string[],
       ended,
       stop: async () => {
         this.streams.delete(id);

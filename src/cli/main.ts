@@ -8,6 +8,7 @@ import { drillMain } from './drill.js';
 import { netstatMain } from './netstat.js';
 import { sysctlMain } from './sysctl.js';
 import { tcpdumpMain } from './tcpdump.js';
+import { traceMain } from './trace.js';
 
 const USAGE = `usage: bsdnet <command> [options]
 
@@ -18,6 +19,8 @@ commands:
   sysctl [-adNn] NAME[=VALUE]   read or write sysctls (--attach PATH: a running stack)
   netstat [-anrsimxV]  sockets, statistics, routes, interfaces, mbufs (--attach PATH)
   tcpdump -i IF [-w FILE] [-c N] [expr]   capture packets (--attach PATH, or -r FILE)
+  trace [-n PATTERN] [-w FILE.json]    trace probes live (--attach PATH); trace sessions|dump|plot:
+                       TCP black-box logs, and an SVG of a connection's sequence/cwnd/RTT
   tun --name NAME --addr A/LEN [...]   run a bsdnet host behind a Linux TUN device (root)
   help                 this text
 `;
@@ -37,6 +40,8 @@ export async function run(argv: string[]): Promise<number> {
       return netstatMain(rest);
     case 'tcpdump':
       return tcpdumpMain(rest);
+    case 'trace':
+      return traceMain(rest);
     case 'tun':
       return (await import('./tun.js')).tunMain(rest);
     case undefined:

@@ -74,6 +74,10 @@ export interface SockRow {
   snd_mbcnt: number;
   rcv_mbmax: number;
   snd_mbmax: number;
+  /** TCP only: ms until each timer fires (0: not armed) and ms since the last segment (xtcpcb). */
+  timers: Record<string, number> | null;
+  /** TCP only: a vestigial TIME_WAIT entry (VTW) rather than a full control block. */
+  vestigial: boolean;
 }
 
 const num = (v: SysctlJson | undefined): number => (typeof v === 'number' ? v : 0);
@@ -113,7 +117,20 @@ export function sockRow(proto: string, r: Rec): SockRow {
     snd_mbcnt: num(r.snd_mbcnt),
     rcv_mbmax: num(r.rcv_mbmax),
     snd_mbmax: num(r.snd_mbmax),
+    timers:
+      r.timers !== null && typeof r.timers === 'object' && !Array.isArray(r.timers)
+        ? Object.fromEntries(Object.entries(r.timers).map(([k, v]) => [k, num(v)]))
+        : null,
+    vestigial: r.vestigial === true,
   };
+}
+
+/** The xtcpcb timer columns of netstat -x (FreeBSD inet.c: seconds, "%4d.%02d"). */
+export const TIMER_COLS = ['rexmt', 'persist', 'keep', '2msl', 'delack', 'rcvtime'] as const;
+
+function timerText(ms: number): string {
+  const cs = Math.floor(ms / 10);
+  return `${Math.floor(cs / 100)}.${String(cs % 100).padStart(2, '0')}`;
 }
 
 function isWildcard(a: string): boolean {
@@ -188,13 +205,16 @@ async function sockets(src: SysctlSource, o: Opts, io: ToolIO): Promise<number> 
   const aw = Math.max(22, ...rows.map((r) => Math.max(inetText(r.laddr, r.lport).length, inetText(r.faddr, r.fport).length)));
   io.out(`Active Internet connections${o.all ? ' (including servers)' : ''}\n`);
   let head = `${pad('Proto', 5)} ${rpad('Recv-Q', 6)} ${rpad('Send-Q', 6)} ${pad('Local Address', aw)} ${pad('Foreign Address', aw)}`;
+  const timers = o.x && rows.some((r) => r.timers !== null);
   if (o.x) head += ` ${['R-HIWA', 'S-HIWA', 'R-LOWA', 'S-LOWA', 'R-BCNT', 'S-BCNT', 'R-BMAX', 'S-BMAX'].map((h) => rpad(h, 6)).join(' ')}`;
+  if (timers) head += ` ${TIMER_COLS.map((h) => rpad(h, 7)).join(' ')}`;
   io.out(`${head} (state)\n`);
   for (const r of rows) {
     let line = `${pad(r.name, 5)} ${rpad(r.rcvq, 6)} ${rpad(r.sndq, 6)} ${pad(inetText(r.laddr, r.lport), aw)} ${pad(inetText(r.faddr, r.fport), aw)}`;
     if (o.x) {
       line += ` ${[r.rcv_hiwat, r.snd_hiwat, r.rcv_lowat, r.snd_lowat, r.rcv_mbcnt, r.snd_mbcnt, r.rcv_mbmax, r.snd_mbmax].map((n) => rpad(n, 6)).join(' ')}`;
     }
+    if (timers) line += ` ${TIMER_COLS.map((k) => rpad(r.timers ? timerText(r.timers[k] ?? 0) : '-', 7)).join(' ')}`;
     line += ` ${r.state}`;
     io.out(`${line.trimEnd()}\n`);
   }
@@ -216,6 +236,18 @@ async function stats(src: SysctlSource, o: Opts, io: ToolIO): Promise<number> {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`sysctl ${p.node} is not a statistics block`);
     out[p.proto] = v;
     text += formatStats(p, v, o.sflag > 1 || o.zero);
+    if (p.proto === 'tcp') {
+      // FreeBSD tcp_stats(): the per-state connection counts (net.inet.tcp.states).
+      const counts = await getOpt(src, 'net.inet.tcp.states');
+      if (Array.isArray(counts)) {
+        out.tcp_states = counts;
+        text += 'TCP connection count by state:\n';
+        counts.forEach((n, i) => {
+          if (typeof n !== 'number' || ((o.sflag > 1 || o.zero) && n === 0)) return;
+          text += `\t${n} connection${n === 1 ? '' : 's'} in ${TCP_STATES[i] ?? String(i)} state\n`;
+        });
+      }
+    }
   }
   io.out(o.json ? `${JSON.stringify(out, null, 2)}\n` : text);
   return 0;
@@ -416,30 +448,86 @@ function table(rows: Rec[]): string {
   return t;
 }
 
+/** NetBSD usr.bin/netstat/vtw.c show_vtw_stats(): [0] connection lookups, [1] port lookups. */
+function vtwStatsText(st: Rec): string {
+  const at = (k: string, i: number): number => {
+    const v = st[k];
+    return Array.isArray(v) ? num(v[i]) : 0;
+  };
+  let t = 'vtw statistics:\n';
+  t += `\t\t${num(st.ins)} inserts\n\t\t${num(st.del)} deletes\n\t\t${num(st.kill)} assassinations\n`;
+  const keys = ['look', 'hit', 'miss', 'probe', 'losing', 'max_chain', 'max_probe', 'max_loss'];
+  for (const [i, what] of ['lookup_connect', 'lookup_port'].entries()) {
+    t += `\tvestigial time-wait ${what}\n`;
+    for (const k of keys) t += `\t\t${at(k, i)} ${k}\n`;
+  }
+  t += `\t\t${num(st.nomem)} nomem\n`;
+  return t;
+}
+
+function vtwFamilyText(f: Rec): string {
+  const fam = String(f.family);
+  let t = `\n${fam}: ${num(f.live)} of ${num(f.entries)} entries in use, ${num(f.bytes)} bytes (${num(f.fatp_used)}/${num(f.fatp_lines)} fat pointer lines, ${num(f.buckets)} hash buckets)\n`;
+  const classes = Array.isArray(f.classes) ? (f.classes as Rec[]) : [];
+  t += `\t${pad('class', 10)} ${rpad('capacity', 9)} ${rpad('used', 7)} ${rpad('MSL', 8)}\n`;
+  for (const c of classes)
+    t += `\t${pad(String(c.class), 10)} ${rpad(num(c.cap), 9)} ${rpad(num(c.used), 7)} ${rpad(`${(num(c.msl_ms) / 1000).toFixed(1)}s`, 8)}\n`;
+  const list = Array.isArray(f.list) ? (f.list as Rec[]) : [];
+  const proto = fam === 'inet6' ? 'tcp6' : 'tcp4';
+  const rows = list.map((e) => [
+    proto,
+    inetText(String(e.laddr), num(e.lport)),
+    inetText(String(e.faddr), num(e.fport)),
+    String(e.class),
+    `${(num(e.expire_ms) / 1000).toFixed(1)}s`,
+    String(num(e.snd_nxt)),
+    String(num(e.rcv_nxt)),
+    String(num(e.rcv_wnd)),
+    e.ts_recent === null || e.ts_recent === undefined ? '-' : String(e.ts_recent),
+  ]);
+  const head = ['Proto', 'Local Address', 'Foreign Address', 'class', 'expire', 'snd_nxt', 'rcv_nxt', 'rcv_wnd', 'ts_recent'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (r: string[]): string => `${r.map((c, i) => (i >= 4 ? rpad(c, w[i] as number) : pad(c, w[i] as number))).join(' ')}\n`;
+  t += `Vestigial TIME_WAIT entries (${fam}):\n`;
+  if (rows.length === 0) return `${t}\t(none)\n`;
+  t += line(head);
+  for (const r of rows) t += line(r);
+  return t;
+}
+
 async function vtw(src: SysctlSource, o: Opts, io: ToolIO): Promise<number> {
   if (!(await src.exists('net.inet.tcp.vtw'))) {
     io.out(o.json ? '{"vtw":null}\n' : 'VTW not available\n');
     return 0;
   }
   const nodes = await src.list('net.inet.tcp.vtw', { values: true, all: true });
+  const six = await src.list('net.inet6.tcp6.vtw', { values: true, all: true }).catch(() => []);
   if (o.json) {
     const out: Record<string, SysctlValue | null> = {};
-    for (const n of nodes) out[n.name] = n.value ?? null;
+    for (const n of [...nodes, ...six]) out[n.name] = n.value ?? null;
     io.out(`${JSON.stringify({ vtw: out }, null, 2)}\n`);
     return 0;
   }
   let t = 'TCP vestigial TIME_WAIT (VTW):\n';
-  const tables: [string, Rec[]][] = [];
-  for (const n of nodes) {
+  let body = '';
+  for (const n of [...nodes, ...six]) {
     const v = n.value;
-    if (Array.isArray(v)) tables.push([n.name, asList(v)]);
-    else if (v !== null && typeof v === 'object') {
-      t += `${n.name}:\n`;
-      for (const [key, x] of Object.entries(v)) t += `\t${typeof x === 'object' ? JSON.stringify(x) : String(x)} ${key}\n`;
-    } else t += `${n.name}: ${typeof v === 'boolean' ? (v ? 1 : 0) : String(v)}\n`;
+    if (n.name === 'net.inet.tcp.vtw.stats' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      body += vtwStatsText(v);
+    } else if (n.name === 'net.inet.tcp.vtw.table' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const fams = Array.isArray(v.families) ? (v.families as Rec[]) : [];
+      if (fams.length === 0) body += '\nno VTW table allocated yet (no vestige created)\n';
+      for (const f of fams) body += vtwFamilyText(f);
+    } else if (Array.isArray(v)) {
+      body += `\n${n.name}:\n${table(asList(v))}`;
+    } else if (v !== null && typeof v === 'object') {
+      body += `${n.name}:\n`;
+      for (const [key, x] of Object.entries(v)) body += `\t${typeof x === 'object' ? JSON.stringify(x) : String(x)} ${key}\n`;
+    } else if (v !== undefined) {
+      t += `${n.name}: ${typeof v === 'boolean' ? (v ? 1 : 0) : String(v)}\n`;
+    }
   }
-  for (const [name, rows] of tables) t += `\n${name}:\n${table(rows)}`;
-  io.out(t);
+  io.out(t + body);
   return 0;
 }
 

@@ -15,6 +15,12 @@
 
 export type ProbeListener = (probe: Probe, args: readonly unknown[]) => void;
 
+/** A probe's arguments as JSON-able values (the probe's own encoder, else primitives only). */
+export function encodeProbeArgs(p: Probe, args: readonly unknown[]): unknown[] {
+  if (p.encode !== null) return p.encode(args);
+  return args.map((a) => (typeof a === 'number' || typeof a === 'string' || typeof a === 'boolean' ? a : null));
+}
+
 export class Probe {
   readonly provider: string;
   readonly module: string;
@@ -24,6 +30,12 @@ export class Probe {
   /** True when at least one listener is attached: test this before fire(). */
   enabled = false;
   listeners: ProbeListener[] = [];
+  /**
+   * How the provider turns this probe's arguments into plain JSON values for consumers in
+   * another process (`bsdnet trace --attach`); null: numbers, strings and booleans pass,
+   * anything else becomes null.
+   */
+  encode: ((args: readonly unknown[]) => unknown[]) | null = null;
   private readonly owner: Trace;
 
   constructor(owner: Trace, provider: string, module: string, func: string, name: string) {
@@ -54,6 +66,13 @@ interface Subscription {
   listener: ProbeListener;
 }
 
+function parsePattern(pattern: string): Subscription['pattern'] {
+  const parts = pattern.split(':');
+  if (parts.length > 4) throw new Error(`trace: bad probe pattern '${pattern}'`);
+  while (parts.length < 4) parts.unshift('');
+  return parts.map(globToRegExp) as Subscription['pattern'];
+}
+
 function globToRegExp(g: string): RegExp {
   if (g === '' || g === '*') return /^.*$/;
   return new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
@@ -76,6 +95,12 @@ export class Trace {
     return p;
   }
 
+  /** The declared probes a pattern matches (throws on a malformed pattern). */
+  match(pattern: string): Probe[] {
+    const sub: Subscription = { pattern: parsePattern(pattern), listener: () => undefined };
+    return this.list().filter((p) => matches(sub, p));
+  }
+
   /** All declared probes (for `bsdnet trace -l`). */
   list(): Probe[] {
     return [...this.probes.values()];
@@ -86,13 +111,7 @@ export class Trace {
    * Returns a function that removes the subscription.
    */
   subscribe(pattern: string, listener: ProbeListener): () => void {
-    const parts = pattern.split(':');
-    if (parts.length > 4) throw new Error(`trace: bad probe pattern '${pattern}'`);
-    while (parts.length < 4) parts.unshift('');
-    const sub: Subscription = {
-      pattern: parts.map(globToRegExp) as Subscription['pattern'],
-      listener,
-    };
+    const sub: Subscription = { pattern: parsePattern(pattern), listener };
     this.subs.push(sub);
     for (const p of this.probes.values()) if (matches(sub, p)) this.attach(p, listener);
     return () => this.unsubscribe(sub);

@@ -811,7 +811,7 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
 
 function fireReceive(V: Vnet, tp: TcpCb, s: TcpSeg): void {
   const p = V.tcp.probes.receive;
-  if (p.enabled) p.fire(tp, s.th_seq, s.tlen, s.thflags);
+  if (p.enabled) p.fire(tp, s.th_seq, s.tlen, s.thflags, s.th_ack);
 }
 
 function badSynAddresses(V: Vnet, m: Mbuf, isv6: boolean, s: TcpSeg): boolean {

@@ -337,6 +337,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
 
   // SACK retransmissions during recovery (RFC 6675 §5).
   let sack_rxmit = false;
+  let rexmit = false;
   let sack_bytes_rxmt = 0;
   let len = 0;
   let p: SackHole | null = null;
@@ -578,6 +579,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
     }
     m.len = totalHdr + len;
     if (SEQ_LT(tp.snd_nxt, tp.snd_max) || sack_rxmit) {
+      rexmit = len > 0;
       st.tcps_sndrexmitpack++;
       st.tcps_sndrexmitbyte += len;
       tp.t_sndrexmitpack++;
@@ -704,6 +706,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
   }
 
   if (V.tcp.probes.send.enabled) V.tcp.probes.send.fire(tp, seq, len, flags);
+  if (rexmit && V.tcp.probes.retransmit.enabled) V.tcp.probes.retransmit.fire(tp, seq, len, flags);
   const error = tcp_ip_output(V, inp, m, seq, tp.rcv_nxt, flags, win, urp, optlen ? scratch.opt : null, optlen, tos, len);
   if (tp.t_freed) return 0;
 

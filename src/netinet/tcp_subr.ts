@@ -32,6 +32,8 @@ import { TCP_HDR_LEN, TCP_MAX_WINSHIFT, TCP_MAXWIN, TH_ACK, TH_RST, TOF_TS } fro
 import { CcVar, CcVars } from './cc/cc.js';
 import { AF_INET, AF_INET6, IN_MULTICAST, INADDR_BROADCAST, ntoa, ntop6, type SockaddrIn, type SockaddrIn6 } from './in.js';
 import { INP_DROPPED, INP_IPV4, INP_IPV6, INP_IPV6PROTO, INP_TIMEWAIT, Inpcb } from './in_pcb.js';
+import { xinpcb } from './in_pcblist.js';
+import { tcp_log_init } from './tcp_log_buf.js';
 import { BANDLIM_RST_CLOSEDPORT } from './ip_icmp.js';
 import { TCPS_CLOSED, TCPS_ESTABLISHED, TCPS_LISTEN, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, tcpstates } from './tcp_fsm.js';
 import { inp_isv6, tcp_addoptions, tcp_ip_output, tcp_output, tcp_ts_getticks } from './tcp_output.js';
@@ -61,7 +63,7 @@ import { tcp_reass_init } from './tcp_reass.js';
 import { tcp_sack_init } from './tcp_sack.js';
 import { SynCache } from './tcp_syncache.js';
 import { tcp_protosw } from './tcp_usrreq.js';
-import { TcpVars } from './tcp_var.js';
+import { TcpVars, TT_2MSL, TT_DELACK, TT_KEEP, TT_PERSIST, TT_REXMT } from './tcp_var.js';
 import { tcp_vtw_attach } from './tcp_timewait.js';
 import { vtw_init } from './tcp_vtw.js';
 
@@ -603,6 +605,7 @@ export function tcp_init(V: Vnet): void {
   tcp_reass_init(V);
   t.syncache = new SynCache(V);
   tcp_sysctl_init(V, t);
+  t.bblog = tcp_log_init(V, Object.values(t.probes));
   // Vestigial TIME_WAIT and MSLT (issue 6).
   V.vtw = vtw_init(V);
   tcp_vtw_attach(V);
@@ -635,15 +638,43 @@ function tcp_pcblist_sysctl(V: Vnet): SysctlStruct {
     const r = recs[i++];
     if (r === undefined) break;
     const so = inp.inp_socket;
+    const tp = inp.inp_ppcb as TcpCb | null;
+    // struct xtcpcb: the xinpcb/xsocket/xsockbuf fields (netstat -x), then TCP's own.
+    const x = xinpcb(inp, IPPROTO_TCP);
     out.push({
+      ...x,
       ...r,
+      vflag: x.vflag as number,
       so_id: so !== null && !so.so_freed ? so.so_id : null,
       sndbuf: so ? so.so_snd.sb_hiwat : 0,
       rcvbuf: so ? so.so_rcv.sb_hiwat : 0,
+      timers: tp !== null ? tcp_timers_ms(V, tp) : null,
     });
   }
-  for (; i < recs.length; i++) out.push({ ...(recs[i] as TcpPcbRecord), so_id: null, sndbuf: 0, rcvbuf: 0 });
+  for (; i < recs.length; i++) out.push({ ...(recs[i] as TcpPcbRecord), so_id: null, sndbuf: 0, rcvbuf: 0, timers: null });
   return out;
+}
+
+/**
+ * The xtcpcb timer fields (tt_rexmt, tt_persist, tt_keep, tt_2msl, tt_delack) as
+ * milliseconds until each fires (0: not armed), plus rcvtime: ms since the last segment
+ * arrived. netstat -x prints them as FreeBSD does, in seconds.
+ */
+function tcp_timers_ms(V: Vnet, tp: TcpCb): { [k: string]: number } {
+  const now = V.callwheel.ticks();
+  const tickMs = V.callwheel.tickNs / 1e6;
+  const left = (i: number): number => {
+    const due = tp.t_timers[i] as number;
+    return due === 0 ? 0 : Math.max(0, (due - now) * tickMs);
+  };
+  return {
+    rexmt: left(TT_REXMT),
+    persist: left(TT_PERSIST),
+    keep: left(TT_KEEP),
+    '2msl': left(TT_2MSL),
+    delack: left(TT_DELACK),
+    rcvtime: (now - tp.t_rcvtime) * tickMs,
+  };
 }
 
 /** Drop every connection in TCPS_* state `state` (tcpdrop -s); returns how many. */

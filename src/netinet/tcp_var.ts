@@ -12,6 +12,7 @@
  * the earliest.
  */
 
+import type { TcpLogBuf } from './tcp_log_buf.js';
 import type { Callout } from '../kern/kern_timeout.js';
 import type { Probe } from '../kern/kern_sdt.js';
 import type { Mbuf } from '../mbuf/mbuf.js';
@@ -416,7 +417,15 @@ export class TcpOutScratch {
   readonly opt = new Uint8Array(40);
 }
 
-/** The tcp provider's probes (DTrace tcp(4) names, plus bsdnet's retransmit/cwnd). */
+/**
+ * The tcp provider's probes (DTrace tcp(4) names, plus bsdnet's retransmit/cwnd). Arguments:
+ *   send, retransmit       (tp | null, seq, len, flags)   one segment leaving (retransmit: a
+ *                                                          resent one, also seen by send)
+ *   receive                (tp, seq, len, flags, ack)     before the segment is processed
+ *   state-change           (tp, oldState, newState)
+ *   cwnd-change            (tp, snd_cwnd, snd_ssthresh)
+ *   connect-*, accept-*    (tp[, foreign sockaddr])
+ */
 export interface TcpProbes {
   send: Probe;
   receive: Probe;
@@ -511,6 +520,8 @@ export class TcpVars {
   ack_war_count = 0;
   readonly out = new TcpOutScratch();
   readonly probes: TcpProbes;
+  /** The black-box log (tcp_log_buf.ts), created by tcp_init. */
+  bblog!: TcpLogBuf;
   /** Scratch words for the ISN / TS-offset hashes. */
   readonly isn_words = new Uint32Array(16);
   /** Keyed hashes for RFC 6528 ISNs and RFC 7323 TS offsets (set by tcp_init). */
@@ -544,7 +555,7 @@ export class TcpVars {
       connectRefused: t.probe('tcp', 'kernel', 'tcp_input', 'connect-refused'),
       acceptEstablished: t.probe('tcp', 'kernel', 'tcp_input', 'accept-established'),
       acceptRefused: t.probe('tcp', 'kernel', 'tcp_input', 'accept-refused'),
-      retransmit: t.probe('tcp', 'kernel', 'tcp_timer', 'retransmit'),
+      retransmit: t.probe('tcp', 'kernel', 'tcp_output', 'retransmit'),
       cwnd: t.probe('tcp', 'kernel', 'cc', 'cwnd-change'),
     };
   }

@@ -98,6 +98,7 @@ export async function hosts(): Promise<Hosts> {
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'bsdnet.js');
 const CHILD = fileURLToPath(new URL('./child_stack.js', import.meta.url));
+export const CHILD_TCP = fileURLToPath(new URL('./child_tcp.js', import.meta.url));
 
 export function tmpDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'bsdnet-tools-'));
@@ -107,14 +108,17 @@ export function tmpDir(): { dir: string; cleanup: () => void } {
 export interface Child {
   proc: ChildProcess;
   path: string;
-  info: { ifname: string; connectedPort: number; pid: number };
+  info: { ifname: string; connectedPort: number; pid: number; [k: string]: unknown };
   stop(): Promise<void>;
 }
 
-/** Start child_stack.js serving its control channel on `path`; resolves once it is READY. */
-export function startChild(path: string): Promise<Child> {
+/**
+ * Start child_stack.js (or `script`, e.g. child_tcp.js) serving its control channel on
+ * `path`; resolves once it is READY.
+ */
+export function startChild(path: string, script = CHILD): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CHILD, path], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [script, path], { stdio: ['pipe', 'pipe', 'pipe'] });
     let buf = '';
     let errBuf = '';
     const timer = setTimeout(() => {

@@ -1,17 +1,14 @@
 /*
  * `bsdnet netstat` (src/cli/netstat.ts) against real in-process stacks: sockets (-a, -n,
  * -p, -x, --json), statistics (-s, -ss/-z, -p), routes (-r), interfaces (-i, -b), mbufs
- * (-m), VTW (-V); TCP connections and TCP statistics appear as soon as the stack declares
- * net.inet.tcp.pcblist / net.inet.tcp.stats (here declared by the test with the documented
- * shapes, as the TCP layer will); usage and runtime errors.
+ * (-m); usage and runtime errors. TCP (sockets in every state, -s -p tcp, -V, -x) is in
+ * netstat_tcp.test.ts.
  */
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Stack } from '../../src/api/stack.js';
+import type { Stack } from '../../src/api/stack.js';
 import { netstatMain } from '../../src/cli/netstat.js';
-import { VirtualClock } from '../../src/kern/clock.js';
-import type { SysctlJson } from '../../src/kern/kern_sysctl.js';
 import { captured, hosts, settle } from './helpers.js';
 
 async function netstat(s: Stack | undefined, argv: string[]): Promise<{ status: number; out: string; err: string }> {
@@ -233,80 +230,6 @@ describe('bsdnet netstat (in-process)', () => {
       for (const z of zones) assert.match(r.out, new RegExp(`^${z.name}: +\\d+ +${z.limit} +${z.used} +${z.free} +${z.requests} `, 'm'));
     } finally {
       h.destroy();
-    }
-  });
-
-  it('TCP: connections from net.inet.tcp.pcblist (listeners with -a only) and -s -p tcp from net.inet.tcp.stats', async (t) => {
-    const s = new Stack({ clock: new VirtualClock() });
-    try {
-      const V = s.vnet;
-      if (V.sysctl.find('net.inet.tcp.pcblist') || V.sysctl.find('net.inet.tcp.stats')) {
-        t.skip('the stack has TCP: its own tests cover its nodes');
-        return;
-      }
-      const absent = await netstat(s, ['-a', '-p', 'tcp']);
-      assert.equal(absent.status, 1);
-      assert.match(absent.err, /tcp: protocol not available/);
-      // The documented shapes (the contract the TCP layer implements).
-      V.sysctl.struct(
-        'net.inet.tcp.pcblist',
-        (): SysctlJson[] => [
-          { family: 2, vflag: 1, laddr: '0.0.0.0', lport: 80, faddr: '0.0.0.0', fport: 0, state: 'LISTEN', rcvq: 0, sndq: 0 },
-          { family: 28, vflag: 2, laddr: '2001:db8::1', lport: 443, faddr: '2001:db8::2', fport: 50000, state: 4, rcvq: 10, sndq: 20 },
-          { family: 'inet', laddr: '10.0.0.1', lport: 22, faddr: '10.0.0.9', fport: 40000, state: 'TIME_WAIT' },
-        ],
-        { descr: 'test', type: 'xtcpcb' },
-      );
-      V.sysctl.struct('net.inet.tcp.stats', () => ({ tcps_sndtotal: 10, tcps_sndpack: 4, tcps_sndbyte: 4000, tcps_rcvtotal: 1, tcps_connects: 0 }), {
-        descr: 'test',
-        type: 'tcpstat',
-      });
-      const r = await netstat(s, ['-an']);
-      const rows = r.out
-        .split('\n')
-        .slice(2)
-        .filter((l) => l !== '')
-        .map((l) => l.split(/ +/));
-      assert.deepEqual(rows, [
-        ['tcp4', '0', '0', '*.80', '*.*', 'LISTEN'],
-        ['tcp6', '10', '20', '2001:db8::1.443', '2001:db8::2.50000', 'ESTABLISHED'],
-        ['tcp4', '0', '0', '10.0.0.1.22', '10.0.0.9.40000', 'TIME_WAIT'],
-      ]);
-      const n = await netstat(s, ['-n', '-p', 'tcp']);
-      assert.equal(
-        n.out
-          .split('\n')
-          .slice(2)
-          .filter((l) => l !== '').length,
-        2,
-        'no listener without -a',
-      );
-      const st = await netstat(s, ['-s', '-p', 'tcp']);
-      assert.equal(st.out, 'tcp:\n\t10 packets sent\n\t\t4 data packets (4000 bytes)\n\t1 packet received\n\t0 connections established (including accepts)\n');
-      const zz = await netstat(s, ['-ss', '-p', 'tcp']);
-      assert.ok(!zz.out.includes('connections established'));
-    } finally {
-      s.destroy();
-    }
-  });
-
-  it('-V: "VTW not available" without net.inet.tcp.vtw; its nodes when present', async () => {
-    const s = new Stack({ clock: new VirtualClock() });
-    try {
-      const V = s.vnet;
-      if (V.sysctl.find('net.inet.tcp.vtw') === undefined) {
-        const r = await netstat(s, ['-V']);
-        assert.equal(r.status, 0);
-        assert.equal(r.out, 'VTW not available\n');
-        V.sysctl.int('net.inet.tcp.vtw.test_entries', { get: () => 2 }, { descr: 'test', readonly: true });
-        V.sysctl.struct('net.inet.tcp.vtw.test_list', () => [{ laddr: '10.0.0.1', lport: 22, expire: 30 }], { descr: 'test', type: 'vtw' });
-      }
-      const r = await netstat(s, ['-V']);
-      assert.equal(r.status, 0, r.err);
-      assert.ok(r.out.startsWith('TCP vestigial TIME_WAIT (VTW):\n'));
-      for (const n of V.sysctl.list('net.inet.tcp.vtw', { all: true })) assert.ok(r.out.includes(n.fullName), n.fullName);
-    } finally {
-      s.destroy();
     }
   });
 
