@@ -26,7 +26,16 @@ import { cc_cong_signal } from './tcp_input.js';
 import { tcp_output } from './tcp_output.js';
 import { tcp_free_sackholes } from './tcp_sack.js';
 import { tcp_close, tcp_drop, tcp_freecb, tcp_keepalive_probe } from './tcp_subr.js';
-import { TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_ESTABLISHED, TCPS_FIN_WAIT_2, TCPS_HAVEESTABLISHED, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, TCPS_TIME_WAIT } from './tcp_fsm.js';
+import {
+  TCPS_CLOSE_WAIT,
+  TCPS_CLOSING,
+  TCPS_ESTABLISHED,
+  TCPS_FIN_WAIT_2,
+  TCPS_HAVEESTABLISHED,
+  TCPS_SYN_RECEIVED,
+  TCPS_SYN_SENT,
+  TCPS_TIME_WAIT,
+} from './tcp_fsm.js';
 import {
   TCP_DELTA_SHIFT,
   TCP_MAXRXTSHIFT,
