@@ -140,8 +140,11 @@ function tcp_timer_rearm(tp: TcpCb, now: number): void {
     if (c.pending()) c.stop();
     return;
   }
-  // Skip the reschedule when the callout already fires exactly then.
-  if (c.pending() && c.c_time === due) return;
+  // Skip the reschedule when the callout already fires then, or earlier: tcp_timer_enter
+  // runs only the timers that are due and re-arms for the rest, so a callout that fires early
+  // costs one wakeup where moving it on every ACK (the retransmit timer) costs a wheel
+  // removal and insertion per segment.
+  if (c.pending() && c.c_time <= due) return;
   c.reset(Math.max(0, due - now), tcp_timer_enter, tp);
 }
 
