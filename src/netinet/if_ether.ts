@@ -90,6 +90,8 @@ export class Llentry {
   down = false;
   /** A static (permanent) entry. */
   permanent = false;
+  /** Removed from the table: a route cache holding it must look up again. */
+  freed = false;
   readonly timer: Callout<Llentry>;
   /** @internal */
   readonly arp: ArpVars;
@@ -100,6 +102,11 @@ export class Llentry {
     this.addr = addr >>> 0;
     this.timer = ifp.if_vnet.callwheel.callout<Llentry>();
   }
+}
+
+/** What the fast path of resolve() needs from a route cache (ip_output's RouteCache). */
+export interface LleCache {
+  lle: Llentry | null;
 }
 
 function lleTimer(la: Llentry): void {
@@ -196,6 +203,7 @@ export class ArpVars {
   }
 
   private free(la: Llentry): void {
+    la.freed = true;
     la.timer.stop();
     this.dropHeld(la);
     this.tables.get(la.ifp.if_index)?.delete(la.addr);
@@ -355,8 +363,19 @@ export class ArpVars {
    * the packet was queued for resolution, or an errno after freeing it.
    */
   resolve(ifp: Ifnet, m: Mbuf, dst: LinkDst, ro: unknown, edst: Uint8Array): number {
-    void ro;
     const addr = (dst as SockaddrIn).addr >>> 0;
+    // Fast path (FreeBSD's nhop lle / arpresolve_fast): the route cache of the sender keeps
+    // the entry it resolved last; a reachable entry for the same next hop and interface is
+    // used without the table lookups. Anything else takes the full path below.
+    const rc = ro as LleCache | null | undefined;
+    if (rc !== null && rc !== undefined && !(m.m_flags & (M_BCAST | M_MCAST))) {
+      const c = rc.lle;
+      if (c !== null && c !== undefined && c.addr === addr && c.ifp === ifp && c.state === ARP_LLINFO_REACHABLE && !c.freed) {
+        const l = c.lladdr;
+        for (let i = 0; i < 6; i++) edst[i] = l[i] as number;
+        return 0;
+      }
+    }
     if (m.m_flags & M_BCAST || addr === INADDR_BROADCAST || this.V.inet.isBroadcast(addr, ifp)) {
       edst.set(ETHER_BROADCAST);
       m.m_flags |= M_BCAST;
@@ -376,6 +395,7 @@ export class ArpVars {
     if (la !== undefined && la.state !== ARP_LLINFO_INCOMPLETE) {
       edst.set(la.lladdr);
       if (la.state === ARP_LLINFO_STALE && !la.permanent) this.request(ifp, la, 1);
+      if (rc !== null && rc !== undefined && 'lle' in rc) rc.lle = la;
       return 0;
     }
     if (la === undefined) {

@@ -181,7 +181,7 @@ function mix(a: number, b: number, c: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
   h ^= Math.imul(b ^ (h >>> 15), 0xc2b2ae35);
   h ^= Math.imul(c ^ (h >>> 13), 0x27d4eb2f);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16); // int32: a small integer, never a boxed heap number (inp_hkey)
 }
 
 function v6word(a: Uint8Array): number {
@@ -242,9 +242,10 @@ export class PcbInfo {
   // --- index maintenance ---
 
   private portAdd(inp: Inpcb): void {
-    let l = this.ports.get(inp.inp_lport);
-    if (!l) this.ports.set(inp.inp_lport, (l = []));
-    l.unshift(inp);
+    const l = this.ports.get(inp.inp_lport);
+    if (!l)
+      this.ports.set(inp.inp_lport, [inp]); // exact-size: most ports have one PCB
+    else l.unshift(inp);
     inp.inp_inport = true;
   }
 
@@ -484,7 +485,7 @@ function pickPort(
   }
   if (first > last) [first, last] = [last, first];
   const count = last - first + 1;
-  let port = iv.portrange_randomized ? first + (V.rng.u32() % count) : first;
+  let port = iv.portrange_randomized ? (first + (V.rng.u32() % count)) | 0 : first;
   for (let tries = 0; tries < count; tries++) {
     const candidate = port;
     port = port >= last ? first : port + 1;

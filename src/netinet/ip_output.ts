@@ -43,6 +43,7 @@ import {
 import { AF_INET, IN_MULTICAST, INADDR_ANY, type SockaddrIn } from './in.js';
 import { in_delayed_cksum } from './in_cksum.js';
 import type { InIfaddr } from './in_var.js';
+import type { Llentry } from './if_ether.js';
 
 // ip_output flags (netinet/ip_var.h)
 export const IP_FORWARDING = 0x1; // most of ip header exists
@@ -58,9 +59,12 @@ export class RouteCache {
   gen = -1;
   dst = 0;
   rt: Rtentry | null = null;
+  /** The link-layer entry ARP resolved for this route's next hop (if_ether LleCache). */
+  lle: Llentry | null = null;
   invalidate(): void {
     this.gen = -1;
     this.rt = null;
+    this.lle = null;
   }
 }
 
@@ -93,6 +97,7 @@ export function ip_route(V: Vnet, dst: number, ro: RouteCache | null): Rtentry |
     ro.gen = rtab.gen;
     ro.dst = dst;
     ro.rt = rt;
+    ro.lle = null;
   }
   return rt;
 }

@@ -877,9 +877,10 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
   // RFC 3168 ECN input; a CE-marked or ECE segment is a congestion signal.
   if (tcp_ecn_input_segment(tp, thflags, iptos)) cc_cong_signal(tp, CC_ECN, th_ack);
 
-  // Segment received on the connection: reset idle time and the keepalive timer.
+  // Segment received on the connection: reset the idle time. Like FreeBSD 13+, the keepalive
+  // callout is not rescheduled per segment: tcp_timer_keep compares the idle time with
+  // keepidle when it fires and re-arms itself for the remainder.
   tp.t_rcvtime = ticks;
-  if (TCPS_HAVEESTABLISHED(tp.t_state)) tcp_timer_activate(tp, TT_KEEP, TP_KEEPIDLE(tp));
 
   // RFC 7323 §2.2: the window of a SYN is never scaled.
   const tiwin = thflags & TH_SYN ? s.th_win : s.th_win << tp.snd_scale;

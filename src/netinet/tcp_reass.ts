@@ -28,7 +28,7 @@ import type { Vnet } from '../vnet.js';
 import { TH_FIN } from '../wire/tcp.js';
 import { TCPS_HAVEESTABLISHED } from './tcp_fsm.js';
 import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT } from './tcp_seq.js';
-import { type TcpCb, type TsegQent, TF_WAKESOR } from './tcp_var.js';
+import { NO_SEGS, type TcpCb, type TsegQent, TF_WAKESOR } from './tcp_var.js';
 
 /**
  * Where the segment ended up (FreeBSD's *seq_start / *tlenp): the queue entry now holding
@@ -107,7 +107,7 @@ export function tcp_reass_flush(tp: TcpCb): void {
   const q = tp.t_segq;
   const n = q.length;
   for (let i = 0; i < n; i++) m_freem(qent(tp, i).m);
-  q.length = 0;
+  if (n > 0) q.length = 0;
   if (n > 0) tp.t_vnet.tcp.reass_cursegments -= n;
   tp.t_segqlen = 0;
   tp.t_segqmbuflen = 0;
@@ -133,7 +133,8 @@ function removeAt(tp: TcpCb, i: number): void {
 
 /** Insert an entry after t_segq[after] (-1: at the head). */
 function insertAfter(tp: TcpCb, after: number, te: TsegQ): void {
-  const q = tp.t_segq;
+  let q = tp.t_segq;
+  if (q === NO_SEGS) q = tp.t_segq = [];
   q.push(te);
   for (let j = q.length - 1; j > after + 1; j--) q[j] = q[j - 1] as TsegQent;
   q[after + 1] = te;

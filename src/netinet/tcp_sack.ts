@@ -41,6 +41,7 @@ import {
   TF_SACK_PERMIT,
   TF_SENTFIN,
   TT_REXMT,
+  NO_HOLES,
 } from './tcp_var.js';
 
 /** Receiver SACK blocks kept per connection (tcp_var.h MAX_SACK_BLKS). */
@@ -333,7 +334,7 @@ export function tcp_clean_dsack_blocks(tp: TcpCb): void {
 /** Delete all receiver-side SACK information (tcp_clean_sackreport). */
 export function tcp_clean_sackreport(tp: TcpCb): void {
   tp.rcv_numsacks = 0;
-  tp.sackblks.fill(0);
+  if (tp.has_sackblks) tp.sackblks.fill(0);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -357,7 +358,8 @@ function tcp_sackhole_alloc(tp: TcpCb, sv: SackVars, start: number, end: number)
 function tcp_sackhole_insert(tp: TcpCb, sv: SackVars, start: number, end: number, after: number): SackHole | null {
   const hole = tcp_sackhole_alloc(tp, sv, start, end);
   if (hole === null) return null;
-  const holes = tp.snd_holes;
+  let holes = tp.snd_holes;
+  if (holes === NO_HOLES) holes = tp.snd_holes = [];
   if (after < 0 || after >= holes.length - 1) {
     holes.push(hole);
   } else {

@@ -90,8 +90,10 @@ export function tcp_newtcpcb(V: Vnet, inp: Inpcb): TcpCb {
   tp.t_rttvar = (initial << TCP_RTTVAR_SHIFT) / 4;
   tp.t_rttmin = msToTicks(V, t.rexmit_min);
   tp.t_rxtcur = initial;
-  tp.snd_cwnd = TCP_MAXWIN * 2 ** TCP_MAX_WINSHIFT;
-  tp.snd_ssthresh = TCP_MAXWIN * 2 ** TCP_MAX_WINSHIFT;
+  // TCP_MAXWIN << TCP_MAX_WINSHIFT (< 2^31): a shift keeps it a small integer, where `2 **`
+  // yields a heap number and turns the field into a boxed double in every tcpcb.
+  tp.snd_cwnd = TCP_MAXWIN << TCP_MAX_WINSHIFT;
+  tp.snd_ssthresh = TCP_MAXWIN << TCP_MAX_WINSHIFT;
   const now = V.callwheel.ticks();
   tp.t_rcvtime = now;
   tp.t_starttime = now;

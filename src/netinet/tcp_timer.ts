@@ -26,7 +26,16 @@ import { cc_cong_signal } from './tcp_input.js';
 import { tcp_output } from './tcp_output.js';
 import { tcp_free_sackholes } from './tcp_sack.js';
 import { tcp_close, tcp_drop, tcp_freecb, tcp_keepalive_probe } from './tcp_subr.js';
-import { TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_ESTABLISHED, TCPS_FIN_WAIT_2, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, TCPS_TIME_WAIT } from './tcp_fsm.js';
+import {
+  TCPS_CLOSE_WAIT,
+  TCPS_CLOSING,
+  TCPS_ESTABLISHED,
+  TCPS_FIN_WAIT_2,
+  TCPS_HAVEESTABLISHED,
+  TCPS_SYN_RECEIVED,
+  TCPS_SYN_SENT,
+  TCPS_TIME_WAIT,
+} from './tcp_fsm.js';
 import {
   TCP_DELTA_SHIFT,
   TCP_MAXRXTSHIFT,
@@ -131,8 +140,11 @@ function tcp_timer_rearm(tp: TcpCb, now: number): void {
     if (c.pending()) c.stop();
     return;
   }
-  // Skip the reschedule when the callout already fires exactly then.
-  if (c.pending() && c.c_time === due) return;
+  // Skip the reschedule when the callout already fires then, or earlier: tcp_timer_enter
+  // runs only the timers that are due and re-arms for the rest, so a callout that fires early
+  // costs one wakeup where moving it on every ACK (the retransmit timer) costs a wheel
+  // removal and insertion per segment.
+  if (c.pending() && c.c_time <= due) return;
   c.reset(Math.max(0, due - now), tcp_timer_enter, tp);
 }
 
@@ -240,6 +252,16 @@ function tcp_timer_2msl(tp: TcpCb): boolean {
 function tcp_timer_keep(tp: TcpCb): boolean {
   const V = tp.t_vnet;
   const st = V.tcp.stat;
+  // tcp_input does not reset the keepalive callout on every segment (FreeBSD 13+): if the
+  // connection has not been idle for keepidle yet, sleep for the remainder.
+  if (TCPS_HAVEESTABLISHED(tp.t_state)) {
+    const idletime = V.callwheel.ticks() - tp.t_rcvtime;
+    const keepidle = TP_KEEPIDLE(tp);
+    if (idletime < keepidle) {
+      tcp_timer_activate(tp, TT_KEEP, keepidle - idletime);
+      return true;
+    }
+  }
   st.tcps_keeptimeo++;
   if (tp.t_state < TCPS_ESTABLISHED) {
     st.tcps_keepdrops++;

@@ -134,6 +134,10 @@ export interface TsegQent {
   m: Mbuf;
 }
 
+/** Shared empty scoreboard and reassembly queue (frozen: writers replace them with a new array first). */
+export const NO_HOLES: SackHole[] = Object.freeze([]) as unknown as SackHole[];
+export const NO_SEGS: TsegQent[] = Object.freeze([]) as unknown as TsegQent[];
+
 export class TcpCb {
   readonly t_vnet: Vnet;
   readonly t_inpcb: Inpcb;
@@ -142,7 +146,8 @@ export class TcpCb {
   t_flags2 = 0;
   // Timers: one callout and the due tick of each kind (0 = not armed).
   readonly t_callout: Callout<TcpCb>;
-  readonly t_timers = new Float64Array(TT_N);
+  // A plain array of small integers: a typed array of 5 costs ~240 heap bytes (view, buffer, store).
+  readonly t_timers: number[] = [0, 0, 0, 0, 0];
   /** Timers committed to run but not yet run (callout race accounting). */
   t_timers_running = 0;
   t_dupacks = 0;
@@ -158,55 +163,58 @@ export class TcpCb {
   t_rttupdated = 0; // number of times rtt sampled
   t_rttlow = 0; // smallest observed RTT (ticks)
   t_rtttime = 0; // tick when rtt timing started (0 = not timing)
-  t_rtseq = 0; // sequence number being timed
+  private _t_rtseq = 0; // sequence number being timed
   t_starttime = 0; // tick the connection was created
   t_rcvtime = 0; // tick of last segment received (idle)
   t_sndtime = 0; // tick of last segment sent
   t_badrxtwin = 0; // window for retransmit recovery
   t_softerror = 0; // possible error not yet reported
   // send sequence variables (RFC 9293 §3.3.1)
-  snd_una = 0; // sent but unacknowledged
-  snd_max = 0; // highest sequence number sent
-  snd_nxt = 0; // send next
-  snd_up = 0; // send urgent pointer
-  snd_wl1 = 0; // window update seg seq number
-  snd_wl2 = 0; // window update seg ack number
-  iss = 0; // initial send sequence number
+  private _snd_una = 0; // sent but unacknowledged
+  private _snd_max = 0; // highest sequence number sent
+  private _snd_nxt = 0; // send next
+  private _snd_up = 0; // send urgent pointer
+  private _snd_wl1 = 0; // window update seg seq number
+  private _snd_wl2 = 0; // window update seg ack number
+  private _iss = 0; // initial send sequence number
   snd_wnd = 0; // send window
-  snd_recover = 0; // for use in NewReno Fast Recovery
+  private _snd_recover = 0; // for use in NewReno Fast Recovery
   snd_cwnd = 0; // congestion-controlled window (bytes)
   snd_ssthresh = 0; // snd_cwnd size threshold for slow start
   snd_cwnd_prev = 0; // cwnd prior to retransmit (bad rexmit undo)
   snd_ssthresh_prev = 0;
-  snd_recover_prev = 0;
+  private _snd_recover_prev = 0;
   t_sndzerowin = 0; // zero-window updates sent
   t_sndrexmitpack = 0; // retransmit packets sent
   t_sndtlppack = 0;
   snd_scale = 0; // window scaling for send window
   requested_s_scale = 0; // pending window scaling (received)
   // receive sequence variables
-  rcv_nxt = 0; // receive next
-  rcv_adv = 0; // advertised window
+  private _rcv_nxt = 0; // receive next
+  private _rcv_adv = 0; // advertised window
   rcv_wnd = 0; // receive window
-  rcv_up = 0; // receive urgent pointer
-  irs = 0; // initial receive sequence number
+  private _rcv_up = 0; // receive urgent pointer
+  private _irs = 0; // initial receive sequence number
   rcv_scale = 0; // window scaling for recv window
   request_r_scale = 0; // pending window scaling (requested)
   // timestamps (RFC 7323)
-  ts_recent = 0; // timestamp echo data
+  private _ts_recent = 0; // timestamp echo data
   ts_recent_age = 0; // when last updated (ticks)
-  ts_offset = 0; // our timestamp offset
-  last_ack_sent = 0;
+  private _ts_offset = 0; // our timestamp offset
+  private _last_ack_sent = 0;
   // SACK (RFC 2018, RFC 6675)
   rcv_numsacks = 0; // # distinct sack blks present
-  readonly sackblks = new Uint32Array(2 * 6); // receiver's blocks (start, end) pairs, MAX_SACK_BLKS=6
-  snd_holes: SackHole[] = []; // sender scoreboard, in sequence order
-  snd_fack = 0; // highest SACKed sequence
+  /** Receiver's blocks (start, end) pairs, MAX_SACK_BLKS=6; made on first use (see sackblks). */
+  private _sackblks: Uint32Array | null = null;
+  /** Sender scoreboard, in sequence order; the shared frozen NO_HOLES until the first hole. */
+  snd_holes: SackHole[] = NO_HOLES;
+  private _snd_fack = 0; // highest SACKed sequence
   readonly sackhint = new SackHint();
   t_dsack_bytes = 0;
   t_dsack_pack = 0;
   // reassembly queue
-  t_segq: TsegQent[] = [];
+  /** Out-of-order queue; the shared frozen NO_SEGS until the first out-of-order segment. */
+  t_segq: TsegQent[] = NO_SEGS;
   t_segqlen = 0; // bytes queued
   t_segqmbuflen = 0;
   t_rcvoopack = 0;
@@ -252,8 +260,137 @@ export class TcpCb {
   t_challenge_ack_end = 0;
   t_challenge_ack_cnt = 0;
   /** HyStart++ round tracking: the round ends when snd_una passes t_round_end. */
-  t_round_end = 0;
+  private _t_round_end = 0;
   t_round_cnt = 0;
+
+  // Sequence numbers and timestamps are uint32 to the code (the getters) but are stored as
+  // int32 so they stay small integers: a uint32 above 2^31 in a field makes V8 box the field
+  // as a heap number in every tcpcb (about 16 bytes each, per field).
+  get t_rtseq(): number {
+    return this._t_rtseq >>> 0;
+  }
+  set t_rtseq(v: number) {
+    this._t_rtseq = v | 0;
+  }
+  get snd_una(): number {
+    return this._snd_una >>> 0;
+  }
+  set snd_una(v: number) {
+    this._snd_una = v | 0;
+  }
+  get snd_max(): number {
+    return this._snd_max >>> 0;
+  }
+  set snd_max(v: number) {
+    this._snd_max = v | 0;
+  }
+  get snd_nxt(): number {
+    return this._snd_nxt >>> 0;
+  }
+  set snd_nxt(v: number) {
+    this._snd_nxt = v | 0;
+  }
+  get snd_up(): number {
+    return this._snd_up >>> 0;
+  }
+  set snd_up(v: number) {
+    this._snd_up = v | 0;
+  }
+  get snd_wl1(): number {
+    return this._snd_wl1 >>> 0;
+  }
+  set snd_wl1(v: number) {
+    this._snd_wl1 = v | 0;
+  }
+  get snd_wl2(): number {
+    return this._snd_wl2 >>> 0;
+  }
+  set snd_wl2(v: number) {
+    this._snd_wl2 = v | 0;
+  }
+  get iss(): number {
+    return this._iss >>> 0;
+  }
+  set iss(v: number) {
+    this._iss = v | 0;
+  }
+  get snd_recover(): number {
+    return this._snd_recover >>> 0;
+  }
+  set snd_recover(v: number) {
+    this._snd_recover = v | 0;
+  }
+  get snd_recover_prev(): number {
+    return this._snd_recover_prev >>> 0;
+  }
+  set snd_recover_prev(v: number) {
+    this._snd_recover_prev = v | 0;
+  }
+  get rcv_nxt(): number {
+    return this._rcv_nxt >>> 0;
+  }
+  set rcv_nxt(v: number) {
+    this._rcv_nxt = v | 0;
+  }
+  get rcv_adv(): number {
+    return this._rcv_adv >>> 0;
+  }
+  set rcv_adv(v: number) {
+    this._rcv_adv = v | 0;
+  }
+  get rcv_up(): number {
+    return this._rcv_up >>> 0;
+  }
+  set rcv_up(v: number) {
+    this._rcv_up = v | 0;
+  }
+  get irs(): number {
+    return this._irs >>> 0;
+  }
+  set irs(v: number) {
+    this._irs = v | 0;
+  }
+  get ts_recent(): number {
+    return this._ts_recent >>> 0;
+  }
+  set ts_recent(v: number) {
+    this._ts_recent = v | 0;
+  }
+  get ts_offset(): number {
+    return this._ts_offset >>> 0;
+  }
+  set ts_offset(v: number) {
+    this._ts_offset = v | 0;
+  }
+  get last_ack_sent(): number {
+    return this._last_ack_sent >>> 0;
+  }
+  set last_ack_sent(v: number) {
+    this._last_ack_sent = v | 0;
+  }
+  get snd_fack(): number {
+    return this._snd_fack >>> 0;
+  }
+  set snd_fack(v: number) {
+    this._snd_fack = v | 0;
+  }
+  get t_round_end(): number {
+    return this._t_round_end >>> 0;
+  }
+  set t_round_end(v: number) {
+    this._t_round_end = v | 0;
+  }
+
+  /** The receiver's SACK blocks, allocated on first use (most connections never need them). */
+  get sackblks(): Uint32Array {
+    let b = this._sackblks;
+    if (b === null) b = this._sackblks = new Uint32Array(2 * 6);
+    return b;
+  }
+  /** Whether the SACK block array exists (tcp_clean_sackreport need not make it). */
+  get has_sackblks(): boolean {
+    return this._sackblks !== null;
+  }
 
   constructor(V: Vnet, inp: Inpcb, ccv: CcVar) {
     this.t_vnet = V;

@@ -183,6 +183,9 @@ export class SocketVars {
   }
 }
 
+/** The empty completed-connection queue every non-listening socket shares (frozen: never pushed to). */
+const NO_SOCKETS: Socket[] = Object.freeze([]) as unknown as Socket[];
+
 export class Sockbuf {
   sb_mb: Mbuf | null = null;
   sb_mbtail: Mbuf | null = null;
@@ -204,8 +207,8 @@ export class Sockbuf {
   /** Send-pointer cache (sb_sndptr): an mbuf of the chain and its offset from the start. */
   sb_sndptr: Mbuf | null = null;
   sb_sndptroff = 0;
-  /** @internal reused result of sbsndptr(). */
-  readonly sb_sndptrres: { m: Mbuf; moff: number } = { m: null as unknown as Mbuf, moff: 0 };
+  /** @internal reused result of sbsndptr(), made on first use (send buffers only). */
+  sb_sndptrres: { m: Mbuf; moff: number } | null = null;
 
   get sb_cc(): number {
     return this.sb_ccc;
@@ -327,7 +330,8 @@ export function sbsndptr(sb: Sockbuf, off: number): { m: Mbuf; moff: number } | 
   if (m === null || off - base > m.m_len) return null;
   sb.sb_sndptr = m;
   sb.sb_sndptroff = base;
-  const r = sb.sb_sndptrres;
+  let r = sb.sb_sndptrres;
+  if (r === null) r = sb.sb_sndptrres = { m, moff: 0 };
   r.m = m;
   r.moff = off - base;
   return r;
@@ -417,8 +421,8 @@ export class Socket implements SoftTask {
   readonly so_rcv = new Sockbuf();
   readonly so_snd = new Sockbuf();
   // Listening sockets
-  /** Completed connections waiting for accept (sol_comp). */
-  sol_comp: Socket[] = [];
+  /** Completed connections waiting for accept (sol_comp); a shared frozen empty array until a listener queues one. */
+  sol_comp: Socket[] = NO_SOCKETS;
   /** Incomplete connections counted against the backlog (sol_incqlen). */
   sol_incqlen = 0;
   sol_qlimit = 0;
@@ -481,6 +485,7 @@ export function soisconnected(so: Socket): void {
   const head = so.so_listen;
   if (head !== null && !head.sol_comp.includes(so)) {
     if (head.sol_incqlen > 0) head.sol_incqlen--;
+    if (head.sol_comp === NO_SOCKETS) head.sol_comp = [];
     head.sol_comp.push(so);
     head.wakeup(SO_EV_ACCEPT);
     return;
@@ -589,6 +594,7 @@ export function sonewconn(head: Socket, connstatus: number): Socket | null {
     return null;
   }
   if (connstatus) {
+    if (head.sol_comp === NO_SOCKETS) head.sol_comp = [];
     head.sol_comp.push(so);
     so.so_state |= connstatus;
     head.wakeup(SO_EV_ACCEPT);
@@ -606,7 +612,7 @@ export function soaccept(head: Socket): { error: number; so: Socket | null; nam:
     head.so_error = 0;
     return { error: e, so: null, nam: null };
   }
-  const so = head.sol_comp.shift();
+  const so = head.sol_comp.length > 0 ? head.sol_comp.shift() : undefined;
   if (so === undefined) return { error: EWOULDBLOCK, so: null, nam: null };
   so.so_listen = null;
   so.so_state &= ~SS_NOFDREF;
@@ -774,7 +780,7 @@ export function soclose(so: Socket): number {
       c.so_listen = null;
       c.so_proto.pr_usrreqs.pru_abort(c);
     }
-    so.sol_comp = [];
+    so.sol_comp = NO_SOCKETS;
   }
   so.so_state |= SS_NOFDREF;
   so.so_proto.pr_usrreqs.pru_close(so);
