@@ -25,6 +25,7 @@ import type { SysctlSource } from '../api/control.js';
 import type { SysctlJson, SysctlValue } from '../kern/kern_sysctl.js';
 import { formatStats, STATS } from './netstat_stats.js';
 import { errText, openSource, type ParsedArgs, parseArgs, processIO, type ToolIO, UsageError } from './toolargs.js';
+import { tcpstates } from '../netinet/tcp_fsm.js';
 
 const USAGE = `usage: bsdnet netstat [--attach PATH] [--json] [-AanWx] [-f family] [-p protocol]
        bsdnet netstat -s [-s] [-z] [-f family] [-p protocol]
@@ -37,19 +38,7 @@ const USAGE = `usage: bsdnet netstat [--attach PATH] [--json] [-AanWx] [-f famil
 type Rec = { [k: string]: SysctlJson };
 
 /** FreeBSD tcpstates[] (netinet/tcp_fsm.h), for TCP records that carry a state number. */
-export const TCP_STATES = [
-  'CLOSED',
-  'LISTEN',
-  'SYN_SENT',
-  'SYN_RCVD',
-  'ESTABLISHED',
-  'CLOSE_WAIT',
-  'FIN_WAIT_1',
-  'CLOSING',
-  'LAST_ACK',
-  'FIN_WAIT_2',
-  'TIME_WAIT',
-];
+export const TCP_STATES: readonly string[] = tcpstates;
 
 /** A socket row, normalised from any pcblist record. */
 export interface SockRow {

@@ -32,6 +32,7 @@ import {
 } from '../netinet/ip_ctloutput.js';
 import { errnoByName } from '../sys/errno.js';
 import * as so from '../sys/socket.js';
+import { tcpstates } from '../netinet/tcp_fsm.js';
 
 /** FreeBSD TCP socket options (netinet/tcp.h). */
 export const TCP_OPTS: Readonly<Record<string, number>> = {
@@ -139,19 +140,7 @@ export const TCPI_OPTS: Readonly<Record<string, number>> = {
 };
 
 /** FreeBSD's tcpstates[] names, indexed by TCPS_* (what sockstat prints). */
-export const TCP_STATE_NAMES: readonly string[] = [
-  'CLOSED',
-  'LISTEN',
-  'SYN_SENT',
-  'SYN_RCVD',
-  'ESTABLISHED',
-  'CLOSE_WAIT',
-  'FIN_WAIT_1',
-  'CLOSING',
-  'LAST_ACK',
-  'FIN_WAIT_2',
-  'TIME_WAIT',
-];
+export const TCP_STATE_NAMES: readonly string[] = tcpstates;
 
 export const O_RDONLY = 0x0;
 export const O_WRONLY = 0x1;
