@@ -203,8 +203,12 @@ export class TcpCb {
   private _cold: TcpCbCold | null = null;
   // Timers: one callout and the due tick of each kind (0 = not armed).
   readonly t_callout: Callout<TcpCb>;
-  // A plain array of small integers: a typed array of 5 costs ~240 heap bytes (view, buffer, store).
-  readonly t_timers: number[] = [0, 0, 0, 0, 0];
+  // Five fields, not an array (an array costs 88 heap bytes, these 40): see timerDue().
+  tt_delack = 0;
+  tt_rexmt = 0;
+  tt_persist = 0;
+  tt_keep = 0;
+  tt_2msl = 0;
   /** Largest send window the peer offered (max_sndwnd). */
   max_sndwnd = 0;
   t_maxseg = 0; // maximum segment size (payload + options)
@@ -408,6 +412,48 @@ export class TcpCb {
   /** The SACK hints for reading: all zeros (and no next hole) until they are made. */
   get sackhint_r(): Readonly<SackHint> {
     return this._sackhint ?? SACKHINT_ZERO;
+  }
+
+  /** Due tick of timer `which` (TT_DELACK...TT_2MSL), 0 when not armed. */
+  timerDue(which: number): number {
+    switch (which) {
+      case TT_DELACK:
+        return this.tt_delack;
+      case TT_REXMT:
+        return this.tt_rexmt;
+      case TT_PERSIST:
+        return this.tt_persist;
+      case TT_KEEP:
+        return this.tt_keep;
+      default:
+        return this.tt_2msl;
+    }
+  }
+  setTimerDue(which: number, due: number): void {
+    switch (which) {
+      case TT_DELACK:
+        this.tt_delack = due;
+        break;
+      case TT_REXMT:
+        this.tt_rexmt = due;
+        break;
+      case TT_PERSIST:
+        this.tt_persist = due;
+        break;
+      case TT_KEEP:
+        this.tt_keep = due;
+        break;
+      default:
+        this.tt_2msl = due;
+    }
+  }
+  /** Disarm every timer (the callout is the caller's business). */
+  timersClear(): void {
+    this.tt_delack = 0;
+    this.tt_rexmt = 0;
+    this.tt_persist = 0;
+    this.tt_keep = 0;
+    this.tt_2msl = 0;
   }
 
   /** The receiver's SACK blocks, allocated on first use (most connections never need them). */
