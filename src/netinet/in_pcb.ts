@@ -86,6 +86,36 @@ export interface PcbShadow {
   bindConflict(family: number, laddr: number | Uint8Array, lport: number, so_options: number, wildcard: boolean): boolean;
 }
 
+export type InpMoptions = { ifp: Ifnet | null; ttl: number; loop: boolean };
+export type In6pMoptions = { ifp: Ifnet | null; hops: number; loop: boolean };
+
+/** The rarely set part of an Inpcb (IP options, IPv6 scope/hops/class, multicast, uid). */
+export class InpcbCold {
+  /** Minimum TTL (GTSM). */
+  inp_ip_minttl = 0;
+  /** Protocol of a raw socket (0 = all). */
+  inp_ip_p = 0;
+  /** IPv6 hop limit (-1 = default), traffic class, flow info. */
+  in6p_hops = -1;
+  in6p_tclass = 0;
+  in6p_flowinfo = 0;
+  /** Scope (interface index) of a link-local IPv6 peer. */
+  in6p_scope = 0;
+  /** Multicast output options. */
+  inp_moptions: InpMoptions | null = null;
+  /** IPv6 multicast options. */
+  in6p_moptions: In6pMoptions | null = null;
+  /** Owner uid (VTW and SO_REUSEPORT checks compare it). */
+  inp_uid = 0;
+}
+
+/** What every Inpcb without its own InpcbCold reads (never written). */
+const INPCB_COLD_DEFAULTS = new InpcbCold();
+
+const INP_IN_HASH = 1;
+const INP_IN_WILD = 2;
+const INP_IN_PORT = 4;
+
 export class Inpcb {
   readonly inp_pcbinfo: PcbInfo;
   inp_socket: Socket | null;
@@ -98,32 +128,108 @@ export class Inpcb {
   inp_faddr = INADDR_ANY;
   in6p_laddr: Uint8Array = in6addr_any;
   in6p_faddr: Uint8Array = in6addr_any;
-  /** IPv4 TOS/DSCP+ECN, TTL, minimum TTL (GTSM). */
+  /** IPv4 TOS/DSCP+ECN and TTL. */
   inp_ip_tos = 0;
   inp_ip_ttl = 0;
-  inp_ip_minttl = 0;
-  /** Protocol of a raw socket (0 = all). */
-  inp_ip_p = 0;
-  /** IPv6 hop limit (-1 = default), traffic class, flow info. */
-  in6p_hops = -1;
-  in6p_tclass = 0;
-  in6p_flowinfo = 0;
-  /** Scope (interface index) of a link-local IPv6 peer. */
-  in6p_scope = 0;
   inp_route = new RouteCache();
-  /** Multicast output options. */
-  inp_moptions: { ifp: Ifnet | null; ttl: number; loop: boolean } | null = null;
-  /** IPv6 multicast options. */
-  in6p_moptions: { ifp: Ifnet | null; hops: number; loop: boolean } | null = null;
+  /** Options most PCBs never set (InpcbCold), made on the first non-default write. */
+  private _cold: InpcbCold | null = null;
   /** Exact-hash chain (intrusive). */
   inp_hnext: Inpcb | null = null;
   inp_hkey = 0;
-  inp_inhash = false;
-  inp_inwild = false;
-  inp_inport = false;
+  /** Port chain (intrusive, most recent first): the PCBs bound to inp_lport. */
+  inp_portnext: Inpcb | null = null;
+  inp_portprev: Inpcb | null = null;
+  /** Which indexes hold this PCB (INP_IN_HASH, INP_IN_WILD, INP_IN_PORT bits). */
+  private inp_indexes = 0;
   inp_gencnt = 0;
-  /** Owner uid (VTW and SO_REUSEPORT checks compare it). */
-  inp_uid = 0;
+
+  get inp_ip_minttl(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).inp_ip_minttl;
+  }
+  set inp_ip_minttl(v: number) {
+    if (this._cold !== null) this._cold.inp_ip_minttl = v;
+    else if (v !== 0) this.cold().inp_ip_minttl = v;
+  }
+  get inp_ip_p(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).inp_ip_p;
+  }
+  set inp_ip_p(v: number) {
+    if (this._cold !== null) this._cold.inp_ip_p = v;
+    else if (v !== 0) this.cold().inp_ip_p = v;
+  }
+  get in6p_hops(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).in6p_hops;
+  }
+  set in6p_hops(v: number) {
+    if (this._cold !== null) this._cold.in6p_hops = v;
+    else if (v !== -1) this.cold().in6p_hops = v;
+  }
+  get in6p_tclass(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).in6p_tclass;
+  }
+  set in6p_tclass(v: number) {
+    if (this._cold !== null) this._cold.in6p_tclass = v;
+    else if (v !== 0) this.cold().in6p_tclass = v;
+  }
+  get in6p_flowinfo(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).in6p_flowinfo;
+  }
+  set in6p_flowinfo(v: number) {
+    if (this._cold !== null) this._cold.in6p_flowinfo = v;
+    else if (v !== 0) this.cold().in6p_flowinfo = v;
+  }
+  get in6p_scope(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).in6p_scope;
+  }
+  set in6p_scope(v: number) {
+    if (this._cold !== null) this._cold.in6p_scope = v;
+    else if (v !== 0) this.cold().in6p_scope = v;
+  }
+  get inp_moptions(): InpMoptions | null {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).inp_moptions;
+  }
+  set inp_moptions(v: InpMoptions | null) {
+    if (this._cold !== null) this._cold.inp_moptions = v;
+    else if (v !== null) this.cold().inp_moptions = v;
+  }
+  get in6p_moptions(): In6pMoptions | null {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).in6p_moptions;
+  }
+  set in6p_moptions(v: In6pMoptions | null) {
+    if (this._cold !== null) this._cold.in6p_moptions = v;
+    else if (v !== null) this.cold().in6p_moptions = v;
+  }
+  get inp_uid(): number {
+    return (this._cold ?? INPCB_COLD_DEFAULTS).inp_uid;
+  }
+  set inp_uid(v: number) {
+    if (this._cold !== null) this._cold.inp_uid = v;
+    else if (v !== 0) this.cold().inp_uid = v;
+  }
+  get inp_inhash(): boolean {
+    return (this.inp_indexes & INP_IN_HASH) !== 0;
+  }
+  set inp_inhash(v: boolean) {
+    this.inp_indexes = v ? this.inp_indexes | INP_IN_HASH : this.inp_indexes & ~INP_IN_HASH;
+  }
+  get inp_inwild(): boolean {
+    return (this.inp_indexes & INP_IN_WILD) !== 0;
+  }
+  set inp_inwild(v: boolean) {
+    this.inp_indexes = v ? this.inp_indexes | INP_IN_WILD : this.inp_indexes & ~INP_IN_WILD;
+  }
+  get inp_inport(): boolean {
+    return (this.inp_indexes & INP_IN_PORT) !== 0;
+  }
+  set inp_inport(v: boolean) {
+    this.inp_indexes = v ? this.inp_indexes | INP_IN_PORT : this.inp_indexes & ~INP_IN_PORT;
+  }
+  private cold(): InpcbCold {
+    let c = this._cold;
+    if (c === null) c = this._cold = new InpcbCold();
+    return c;
+  }
 
   constructor(info: PcbInfo, so: Socket | null) {
     this.inp_pcbinfo = info;
@@ -206,7 +312,8 @@ export class PcbInfo {
   readonly list = new Set<Inpcb>();
   private readonly exact = new Map<number, Inpcb>();
   private readonly wild = new Map<number, Inpcb[]>();
-  private readonly ports = new Map<number, Inpcb[]>();
+  /** Head of each local port's chain (Inpcb.inp_portnext/inp_portprev), most recent first. */
+  private readonly ports = new Map<number, Inpcb>();
   gencnt = 0;
   /** Other holders of ports/tuples (VTW). */
   readonly shadows: PcbShadow[] = [];
@@ -241,21 +348,28 @@ export class PcbInfo {
 
   // --- index maintenance ---
 
+  // The port chains are intrusive doubly linked lists: O(1) insert and remove however many
+  // connections a listener's port carries, and no array per ephemeral port.
   private portAdd(inp: Inpcb): void {
-    const l = this.ports.get(inp.inp_lport);
-    if (!l)
-      this.ports.set(inp.inp_lport, [inp]); // exact-size: most ports have one PCB
-    else l.unshift(inp);
+    const head = this.ports.get(inp.inp_lport) ?? null;
+    inp.inp_portprev = null;
+    inp.inp_portnext = head;
+    if (head !== null) head.inp_portprev = inp;
+    this.ports.set(inp.inp_lport, inp);
     inp.inp_inport = true;
   }
 
   private portDel(inp: Inpcb): void {
-    const l = this.ports.get(inp.inp_lport);
-    if (l) {
-      const i = l.indexOf(inp);
-      if (i >= 0) l.splice(i, 1);
-      if (l.length === 0) this.ports.delete(inp.inp_lport);
+    const prev = inp.inp_portprev;
+    const next = inp.inp_portnext;
+    if (next !== null) next.inp_portprev = prev;
+    if (prev !== null) prev.inp_portnext = next;
+    else if (this.ports.get(inp.inp_lport) === inp) {
+      if (next !== null) this.ports.set(inp.inp_lport, next);
+      else this.ports.delete(inp.inp_lport);
     }
+    inp.inp_portnext = null;
+    inp.inp_portprev = null;
     inp.inp_inport = false;
   }
 
@@ -318,7 +432,9 @@ export class PcbInfo {
 
   /** PCBs bound to a local port (for broadcast delivery and netstat). */
   onPort(lport: number): readonly Inpcb[] {
-    return this.ports.get(lport) ?? [];
+    const l: Inpcb[] = [];
+    for (let p = this.ports.get(lport) ?? null; p !== null; p = p.inp_portnext) l.push(p);
+    return l;
   }
 
   // --- lookups ---
@@ -385,12 +501,10 @@ export class PcbInfo {
    * addresses conflict with the fewest wildcards.
    */
   lookupLocal(family: number, laddr: number | Uint8Array, lport: number, wildcard: boolean): Inpcb | null {
-    const l = this.ports.get(lport);
-    if (l === undefined) return null;
     const v4 = family === AF_INET;
     let match: Inpcb | null = null;
     let matchwild = 3;
-    for (const p of l) {
+    for (let p = this.ports.get(lport) ?? null; p !== null; p = p.inp_portnext) {
       if (v4 ? !(p.inp_vflag & INP_IPV4) : !(p.inp_vflag & INP_IPV6)) continue;
       const pUnspecL = v4 ? p.inp_laddr === INADDR_ANY : IN6_IS_ADDR_UNSPECIFIED(p.in6p_laddr);
       const pConnected = v4 ? p.inp_faddr !== INADDR_ANY && !(p.inp_vflag & INP_IPV6) : !IN6_IS_ADDR_UNSPECIFIED(p.in6p_faddr) && !(p.inp_vflag & INP_IPV4);

@@ -365,9 +365,12 @@ function cc_post_recovery(tp: TcpCb, th_ack: number): void {
   }
   tp.t_flags &= ~(TF_FASTRECOVERY | TF_CONGRECOVERY);
   tp.t_bytes_acked = 0;
-  tp.sackhint.delivered_data = 0;
-  tp.sackhint.prr_delivered = 0;
-  tp.sackhint.prr_out = 0;
+  const sh = tp.sackhint_p;
+  if (sh !== null) {
+    sh.delivered_data = 0;
+    sh.prr_delivered = 0;
+    sh.prr_out = 0;
+  }
   cwndProbe(tp);
 }
 
@@ -857,8 +860,11 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     m_freem(m);
     return;
   }
-  tp.sackhint.last_sack_ack = 0;
-  tp.sackhint.delivered_data = 0;
+  const sh0 = tp.sackhint_p; // all zeros when not made yet
+  if (sh0 !== null) {
+    sh0.last_sack_ack = 0;
+    sh0.delivered_data = 0;
+  }
 
   tcp_dooptions(V, to, m.m_buf, s.optOff, s.optLen, thflags & TH_SYN ? TO_SYN : 0);
 
@@ -1260,7 +1266,10 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
     if (tcp_is_sack_recovery(tp, to)) {
       sack_changed = tcp_sack_doack(tp, to, th_ack);
       if (sack_changed !== SACK_NOCHANGE && tp.t_flags & TF_LRD) tcp_sack_lost_retransmission(tp, th_ack);
-    } else tp.sackhint.sacked_bytes = 0;
+    } else {
+      const sh = tp.sackhint_p;
+      if (sh !== null) sh.sacked_bytes = 0;
+    }
 
     let enterRecovery = false;
     if (SEQ_LEQ(th_ack, tp.snd_una)) {
@@ -1286,11 +1295,11 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
             } else if (tcp_is_sack_recovery(tp, to) && IN_FASTRECOVERY(tp) && tp.snd_nxt === tp.snd_max) {
               const awnd = tcp_compute_pipe(tp);
               if (awnd < tp.snd_ssthresh) {
-                tp.snd_cwnd += Math.max(maxseg, Math.min(2 * maxseg, tp.sackhint.delivered_data));
+                tp.snd_cwnd += Math.max(maxseg, Math.min(2 * maxseg, tp.sackhint_r.delivered_data));
                 if (tp.snd_cwnd > tp.snd_ssthresh) tp.snd_cwnd = tp.snd_ssthresh;
               }
             } else if (tcp_is_sack_recovery(tp, to) && IN_FASTRECOVERY(tp) && SEQ_LT(tp.snd_nxt, tp.snd_max)) {
-              tp.snd_cwnd += Math.max(maxseg, Math.min(2 * maxseg, tp.sackhint.delivered_data));
+              tp.snd_cwnd += Math.max(maxseg, Math.min(2 * maxseg, tp.sackhint_r.delivered_data));
             } else {
               tp.snd_cwnd += maxseg;
             }
@@ -1298,7 +1307,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
             go = Go.Drop;
           } else if (
             tp.t_dupacks === tcprexmtthresh ||
-            (tp.t_flags & TF_SACK_PERMIT && tcp.do_newsack && tp.sackhint.sacked_bytes > (tcprexmtthresh - 1) * maxseg)
+            (tp.t_flags & TF_SACK_PERMIT && tcp.do_newsack && tp.sackhint_r.sacked_bytes > (tcprexmtthresh - 1) * maxseg)
           ) {
             enterRecovery = true;
           } else if (tcp.rfc3042) {
@@ -1328,7 +1337,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
         tp.snd_nxt === tp.snd_max
       ) {
         tp.t_dupacks++;
-        if (!IN_FASTRECOVERY(tp) && tp.sackhint.sacked_bytes > (tcprexmtthresh - 1) * (maxseg = tcp_maxseg(tp))) enterRecovery = true;
+        if (!IN_FASTRECOVERY(tp) && tp.sackhint_r.sacked_bytes > (tcprexmtthresh - 1) * (maxseg = tcp_maxseg(tp))) enterRecovery = true;
       }
     }
     let resumePartialAck = go === Go.None;

@@ -651,7 +651,8 @@ export function tcp_free_sackholes(tp: TcpCb): void {
     sv.globalholes -= n;
     holes.length = 0;
   }
-  const sh = tp.sackhint;
+  const sh = tp.sackhint_p;
+  if (sh === null) return; // never made: already all zeros
   sh.nexthole = null;
   sh.sack_bytes_rexmit = 0;
   sh.delivered_data = 0;

@@ -149,7 +149,7 @@ function tcp_hc_save(tp: TcpCb): void {
  */
 export function tcp_discardcb(tp: TcpCb): void {
   if (tp.t_freed || tp.t_flags2 & TF2_DEAD) return;
-  tp.t_timers.fill(0);
+  tp.timersClear();
   const c = tp.t_callout;
   if (c.pending()) c.stop();
   tcp_reass_flush(tp);
@@ -200,7 +200,7 @@ export function tcp_close(tp: TcpCb): TcpCb | null {
     return null;
   }
   // The user still holds the socket: stop timers and free queues; the PCB stays until close().
-  tp.t_timers.fill(0);
+  tp.timersClear();
   if (tp.t_callout.pending()) tp.t_callout.stop();
   tcp_reass_flush(tp);
   tcp_free_sackholes(tp);
@@ -666,7 +666,7 @@ function tcp_timers_ms(V: Vnet, tp: TcpCb): { [k: string]: number } {
   const now = V.callwheel.ticks();
   const tickMs = V.callwheel.tickNs / 1e6;
   const left = (i: number): number => {
-    const due = tp.t_timers[i] as number;
+    const due = tp.timerDue(i);
     return due === 0 ? 0 : Math.max(0, (due - now) * tickMs);
   };
   return {

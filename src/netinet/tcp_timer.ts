@@ -110,12 +110,12 @@ export function TP_MAXIDLE(tp: TcpCb): number {
 
 /** Is timer `which` armed? */
 export function tcp_timer_active(tp: TcpCb, which: number): boolean {
-  return (tp.t_timers[which] as number) !== 0;
+  return tp.timerDue(which) !== 0;
 }
 
 /** Ticks until timer `which` fires (0 if not armed). */
 export function tcp_timer_ticks_left(tp: TcpCb, which: number): number {
-  const due = tp.t_timers[which] as number;
+  const due = tp.timerDue(which);
   return due === 0 ? 0 : Math.max(0, due - tp.t_vnet.callwheel.ticks());
 }
 
@@ -123,16 +123,15 @@ export function tcp_timer_ticks_left(tp: TcpCb, which: number): number {
 export function tcp_timer_activate(tp: TcpCb, which: number, delta: number): void {
   if (tp.t_flags2 & TF2_DEAD || tp.t_freed) return;
   const now = tp.t_vnet.callwheel.ticks();
-  tp.t_timers[which] = delta > 0 ? now + delta : 0;
+  tp.setTimerDue(which, delta > 0 ? now + delta : 0);
   tcp_timer_rearm(tp, now);
 }
 
 /** Point the callout at the earliest armed timer. */
 function tcp_timer_rearm(tp: TcpCb, now: number): void {
   let due = Infinity;
-  const t = tp.t_timers;
   for (let i = 0; i < TT_N; i++) {
-    const d = t[i] as number;
+    const d = tp.timerDue(i);
     if (d !== 0 && d < due) due = d;
   }
   const c = tp.t_callout;
@@ -150,7 +149,7 @@ function tcp_timer_rearm(tp: TcpCb, now: number): void {
 
 /** Stop every timer (tcp_timer_stop). Returns false if the callout is invoking (race). */
 export function tcp_timer_stop(tp: TcpCb): boolean {
-  tp.t_timers.fill(0);
+  tp.timersClear();
   const c = tp.t_callout;
   if (c.pending()) {
     c.stop();
@@ -178,14 +177,14 @@ function tcp_timer_enter(tp: TcpCb): void {
     let which = -1;
     let due = Infinity;
     for (let i = 0; i < TT_N; i++) {
-      const d = tp.t_timers[i] as number;
+      const d = tp.timerDue(i);
       if (d !== 0 && d <= now && d < due) {
         due = d;
         which = i;
       }
     }
     if (which < 0) break;
-    tp.t_timers[which] = 0;
+    tp.setTimerDue(which, 0);
     const alive = runTimer(tp, which);
     if (!alive || tp.t_freed || tp.t_flags2 & TF2_DEAD) return;
   }

@@ -126,6 +126,9 @@ export class SackHint {
   lost_bytes = 0; // number of rfc6675 IsLost() bytes
 }
 
+/** What every connection without its own SackHint reads (never written). */
+const SACKHINT_ZERO = new SackHint();
+
 /** A queued out-of-order segment (struct tseg_qent). */
 export interface TsegQent {
   seq: number;
@@ -138,23 +141,77 @@ export interface TsegQent {
 export const NO_HOLES: SackHole[] = Object.freeze([]) as unknown as SackHole[];
 export const NO_SEGS: TsegQent[] = Object.freeze([]) as unknown as TsegQent[];
 
+/**
+ * The cold part of a TcpCb: fields that most connections never set (bad-retransmit undo,
+ * D-SACK, ECN, challenge-ACK rate limit, reassembly and retransmit statistics, user options).
+ * A TcpCb reads them from TCPCB_COLD_DEFAULTS until one is written with a value other than
+ * its default, which makes the connection's own TcpCbCold (about 250 bytes saved on every idle
+ * connection).
+ */
+export class TcpCbCold {
+  /** Timers committed to run but not yet run (callout race accounting). */
+  t_timers_running = 0;
+  t_dupacks = 0;
+  t_pmtud_saved_maxseg = 0;
+  t_badrxtwin = 0; // window for retransmit recovery
+  t_softerror = 0; // possible error not yet reported
+  snd_cwnd_prev = 0; // cwnd prior to retransmit (bad rexmit undo)
+  snd_ssthresh_prev = 0;
+  t_sndzerowin = 0; // zero-window updates sent
+  t_sndrexmitpack = 0; // retransmit packets sent
+  t_sndtlppack = 0;
+  t_dsack_bytes = 0;
+  t_dsack_pack = 0;
+  t_segqlen = 0; // bytes queued
+  t_segqmbuflen = 0;
+  t_rcvoopack = 0;
+  t_maxunacktime = 0;
+  t_keepalive_probes = 0;
+  t_ecn_retries = 0;
+  t_ecn_ce_pending = false;
+  t_rexmitbytes = 0;
+  t_snd_rxt_pkts = 0;
+  t_rcv_ooopack = 0;
+  /** Peer's MSS offer (0 = none). */
+  t_peer_mss = 0;
+  /** User-set TCP_MAXSEG (0 = none). */
+  t_user_maxseg = 0;
+  /** Congestion control name chosen for this socket (null = system default). */
+  t_cc_name: string | null = null;
+  /** Black-box log ring, when enabled. */
+  t_bblog: unknown = null;
+  /** Segments sent by limited transmit (RFC 3042) since the last dupack run (snd_limited). */
+  snd_limited = 0;
+  /** RFC 5961 §7 challenge-ACK rate limit window (tick it ends) and count within it. */
+  t_challenge_ack_end = 0;
+  t_challenge_ack_cnt = 0;
+  t_round_cnt = 0;
+  /** snd_recover before a retransmit timeout (bad-rexmit undo), as int32 (see TcpCb). */
+  snd_recover_prev = 0;
+}
+
+/** The defaults every TcpCb without its own TcpCbCold reads (never written). */
+const TCPCB_COLD_DEFAULTS = new TcpCbCold();
+
 export class TcpCb {
   readonly t_vnet: Vnet;
   readonly t_inpcb: Inpcb;
   t_state = TCPS_CLOSED;
   t_flags = 0;
   t_flags2 = 0;
+  /** Rarely used state (recovery undo, D-SACK and ECN counters, per-connection statistics...). */
+  private _cold: TcpCbCold | null = null;
   // Timers: one callout and the due tick of each kind (0 = not armed).
   readonly t_callout: Callout<TcpCb>;
-  // A plain array of small integers: a typed array of 5 costs ~240 heap bytes (view, buffer, store).
-  readonly t_timers: number[] = [0, 0, 0, 0, 0];
-  /** Timers committed to run but not yet run (callout race accounting). */
-  t_timers_running = 0;
-  t_dupacks = 0;
+  // Five fields, not an array (an array costs 88 heap bytes, these 40): see timerDue().
+  tt_delack = 0;
+  tt_rexmt = 0;
+  tt_persist = 0;
+  tt_keep = 0;
+  tt_2msl = 0;
   /** Largest send window the peer offered (max_sndwnd). */
   max_sndwnd = 0;
   t_maxseg = 0; // maximum segment size (payload + options)
-  t_pmtud_saved_maxseg = 0;
   t_rxtshift = 0; // log(2) of rexmt exp. backoff
   t_rxtcur = 0; // current retransmit value (ticks)
   t_srtt = 0; // smoothed round-trip time (ticks << TCP_RTT_SHIFT)
@@ -167,8 +224,6 @@ export class TcpCb {
   t_starttime = 0; // tick the connection was created
   t_rcvtime = 0; // tick of last segment received (idle)
   t_sndtime = 0; // tick of last segment sent
-  t_badrxtwin = 0; // window for retransmit recovery
-  t_softerror = 0; // possible error not yet reported
   // send sequence variables (RFC 9293 §3.3.1)
   private _snd_una = 0; // sent but unacknowledged
   private _snd_max = 0; // highest sequence number sent
@@ -181,12 +236,6 @@ export class TcpCb {
   private _snd_recover = 0; // for use in NewReno Fast Recovery
   snd_cwnd = 0; // congestion-controlled window (bytes)
   snd_ssthresh = 0; // snd_cwnd size threshold for slow start
-  snd_cwnd_prev = 0; // cwnd prior to retransmit (bad rexmit undo)
-  snd_ssthresh_prev = 0;
-  private _snd_recover_prev = 0;
-  t_sndzerowin = 0; // zero-window updates sent
-  t_sndrexmitpack = 0; // retransmit packets sent
-  t_sndtlppack = 0;
   snd_scale = 0; // window scaling for send window
   requested_s_scale = 0; // pending window scaling (received)
   // receive sequence variables
@@ -209,22 +258,16 @@ export class TcpCb {
   /** Sender scoreboard, in sequence order; the shared frozen NO_HOLES until the first hole. */
   snd_holes: SackHole[] = NO_HOLES;
   private _snd_fack = 0; // highest SACKed sequence
-  readonly sackhint = new SackHint();
-  t_dsack_bytes = 0;
-  t_dsack_pack = 0;
+  /** SACK hints, made on first use of `sackhint` (only SACK processing and recovery need them). */
+  private _sackhint: SackHint | null = null;
   // reassembly queue
   /** Out-of-order queue; the shared frozen NO_SEGS until the first out-of-order segment. */
   t_segq: TsegQent[] = NO_SEGS;
-  t_segqlen = 0; // bytes queued
-  t_segqmbuflen = 0;
-  t_rcvoopack = 0;
   // keepalive (per connection, in ticks)
   t_keepinit = 0;
   t_keepidle = 0;
   t_keepintvl = 0;
   t_keepcnt = 0;
-  t_maxunacktime = 0;
-  t_keepalive_probes = 0;
   // congestion control
   cc_algo: CcAlgo | null = null;
   readonly t_ccv: CcVar;
@@ -233,35 +276,16 @@ export class TcpCb {
   rfbuf_ts = 0; // recv buffer autoscaling timestamp
   rfbuf_cnt = 0; // recv buffer autoscaling byte count
   // ECN (RFC 3168)
-  t_ecn_retries = 0;
-  t_ecn_ce_pending = false;
   // statistics of this connection (TCP_INFO)
   t_sndbytes = 0;
   t_rcvbytes = 0;
-  t_rexmitbytes = 0;
-  t_snd_rxt_pkts = 0;
-  t_rcv_ooopack = 0;
   t_sndpack = 0;
   t_rcvpack = 0;
   // application-facing
-  /** Peer's MSS offer (0 = none). */
-  t_peer_mss = 0;
-  /** User-set TCP_MAXSEG (0 = none). */
-  t_user_maxseg = 0;
-  /** Congestion control name chosen for this socket (null = system default). */
-  t_cc_name: string | null = null;
-  /** Black-box log ring, when enabled. */
-  t_bblog: unknown = null;
   /** Set when the tcpcb is freed. */
   t_freed = false;
-  /** Segments sent by limited transmit (RFC 3042) since the last dupack run (snd_limited). */
-  snd_limited = 0;
-  /** RFC 5961 §7 challenge-ACK rate limit window (tick it ends) and count within it. */
-  t_challenge_ack_end = 0;
-  t_challenge_ack_cnt = 0;
   /** HyStart++ round tracking: the round ends when snd_una passes t_round_end. */
   private _t_round_end = 0;
-  t_round_cnt = 0;
 
   // Sequence numbers and timestamps are uint32 to the code (the getters) but are stored as
   // int32 so they stay small integers: a uint32 above 2^31 in a field makes V8 box the field
@@ -320,12 +344,6 @@ export class TcpCb {
   set snd_recover(v: number) {
     this._snd_recover = v | 0;
   }
-  get snd_recover_prev(): number {
-    return this._snd_recover_prev >>> 0;
-  }
-  set snd_recover_prev(v: number) {
-    this._snd_recover_prev = v | 0;
-  }
   get rcv_nxt(): number {
     return this._rcv_nxt >>> 0;
   }
@@ -381,6 +399,63 @@ export class TcpCb {
     this._t_round_end = v | 0;
   }
 
+  /** The SACK hints, made on first use (writers and recovery code use this). */
+  get sackhint(): SackHint {
+    let h = this._sackhint;
+    if (h === null) h = this._sackhint = new SackHint();
+    return h;
+  }
+  /** The SACK hints if made, else null (a connection without them has all-zero hints). */
+  get sackhint_p(): SackHint | null {
+    return this._sackhint;
+  }
+  /** The SACK hints for reading: all zeros (and no next hole) until they are made. */
+  get sackhint_r(): Readonly<SackHint> {
+    return this._sackhint ?? SACKHINT_ZERO;
+  }
+
+  /** Due tick of timer `which` (TT_DELACK...TT_2MSL), 0 when not armed. */
+  timerDue(which: number): number {
+    switch (which) {
+      case TT_DELACK:
+        return this.tt_delack;
+      case TT_REXMT:
+        return this.tt_rexmt;
+      case TT_PERSIST:
+        return this.tt_persist;
+      case TT_KEEP:
+        return this.tt_keep;
+      default:
+        return this.tt_2msl;
+    }
+  }
+  setTimerDue(which: number, due: number): void {
+    switch (which) {
+      case TT_DELACK:
+        this.tt_delack = due;
+        break;
+      case TT_REXMT:
+        this.tt_rexmt = due;
+        break;
+      case TT_PERSIST:
+        this.tt_persist = due;
+        break;
+      case TT_KEEP:
+        this.tt_keep = due;
+        break;
+      default:
+        this.tt_2msl = due;
+    }
+  }
+  /** Disarm every timer (the callout is the caller's business). */
+  timersClear(): void {
+    this.tt_delack = 0;
+    this.tt_rexmt = 0;
+    this.tt_persist = 0;
+    this.tt_keep = 0;
+    this.tt_2msl = 0;
+  }
+
   /** The receiver's SACK blocks, allocated on first use (most connections never need them). */
   get sackblks(): Uint32Array {
     let b = this._sackblks;
@@ -390,6 +465,232 @@ export class TcpCb {
   /** Whether the SACK block array exists (tcp_clean_sackreport need not make it). */
   get has_sackblks(): boolean {
     return this._sackblks !== null;
+  }
+
+  // Cold state (TcpCbCold): read through the shared defaults until a non-default write
+  // makes this connection's own sub-object.
+  get t_dupacks(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_dupacks;
+  }
+  set t_dupacks(v: number) {
+    if (this._cold !== null) this._cold.t_dupacks = v;
+    else if (v !== 0) this.cold().t_dupacks = v;
+  }
+  get t_pmtud_saved_maxseg(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_pmtud_saved_maxseg;
+  }
+  set t_pmtud_saved_maxseg(v: number) {
+    if (this._cold !== null) this._cold.t_pmtud_saved_maxseg = v;
+    else if (v !== 0) this.cold().t_pmtud_saved_maxseg = v;
+  }
+  get t_badrxtwin(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_badrxtwin;
+  }
+  set t_badrxtwin(v: number) {
+    if (this._cold !== null) this._cold.t_badrxtwin = v;
+    else if (v !== 0) this.cold().t_badrxtwin = v;
+  }
+  get t_softerror(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_softerror;
+  }
+  set t_softerror(v: number) {
+    if (this._cold !== null) this._cold.t_softerror = v;
+    else if (v !== 0) this.cold().t_softerror = v;
+  }
+  get snd_cwnd_prev(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).snd_cwnd_prev;
+  }
+  set snd_cwnd_prev(v: number) {
+    if (this._cold !== null) this._cold.snd_cwnd_prev = v;
+    else if (v !== 0) this.cold().snd_cwnd_prev = v;
+  }
+  get snd_ssthresh_prev(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).snd_ssthresh_prev;
+  }
+  set snd_ssthresh_prev(v: number) {
+    if (this._cold !== null) this._cold.snd_ssthresh_prev = v;
+    else if (v !== 0) this.cold().snd_ssthresh_prev = v;
+  }
+  get t_sndzerowin(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_sndzerowin;
+  }
+  set t_sndzerowin(v: number) {
+    if (this._cold !== null) this._cold.t_sndzerowin = v;
+    else if (v !== 0) this.cold().t_sndzerowin = v;
+  }
+  get t_sndrexmitpack(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_sndrexmitpack;
+  }
+  set t_sndrexmitpack(v: number) {
+    if (this._cold !== null) this._cold.t_sndrexmitpack = v;
+    else if (v !== 0) this.cold().t_sndrexmitpack = v;
+  }
+  get t_sndtlppack(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_sndtlppack;
+  }
+  set t_sndtlppack(v: number) {
+    if (this._cold !== null) this._cold.t_sndtlppack = v;
+    else if (v !== 0) this.cold().t_sndtlppack = v;
+  }
+  get t_dsack_bytes(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_dsack_bytes;
+  }
+  set t_dsack_bytes(v: number) {
+    if (this._cold !== null) this._cold.t_dsack_bytes = v;
+    else if (v !== 0) this.cold().t_dsack_bytes = v;
+  }
+  get t_dsack_pack(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_dsack_pack;
+  }
+  set t_dsack_pack(v: number) {
+    if (this._cold !== null) this._cold.t_dsack_pack = v;
+    else if (v !== 0) this.cold().t_dsack_pack = v;
+  }
+  get t_segqlen(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_segqlen;
+  }
+  set t_segqlen(v: number) {
+    if (this._cold !== null) this._cold.t_segqlen = v;
+    else if (v !== 0) this.cold().t_segqlen = v;
+  }
+  get t_segqmbuflen(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_segqmbuflen;
+  }
+  set t_segqmbuflen(v: number) {
+    if (this._cold !== null) this._cold.t_segqmbuflen = v;
+    else if (v !== 0) this.cold().t_segqmbuflen = v;
+  }
+  get t_rcvoopack(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_rcvoopack;
+  }
+  set t_rcvoopack(v: number) {
+    if (this._cold !== null) this._cold.t_rcvoopack = v;
+    else if (v !== 0) this.cold().t_rcvoopack = v;
+  }
+  get t_maxunacktime(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_maxunacktime;
+  }
+  set t_maxunacktime(v: number) {
+    if (this._cold !== null) this._cold.t_maxunacktime = v;
+    else if (v !== 0) this.cold().t_maxunacktime = v;
+  }
+  get t_keepalive_probes(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_keepalive_probes;
+  }
+  set t_keepalive_probes(v: number) {
+    if (this._cold !== null) this._cold.t_keepalive_probes = v;
+    else if (v !== 0) this.cold().t_keepalive_probes = v;
+  }
+  get t_ecn_retries(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_ecn_retries;
+  }
+  set t_ecn_retries(v: number) {
+    if (this._cold !== null) this._cold.t_ecn_retries = v;
+    else if (v !== 0) this.cold().t_ecn_retries = v;
+  }
+  get t_ecn_ce_pending(): boolean {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_ecn_ce_pending;
+  }
+  set t_ecn_ce_pending(v: boolean) {
+    if (this._cold !== null) this._cold.t_ecn_ce_pending = v;
+    else if (v !== false) this.cold().t_ecn_ce_pending = v;
+  }
+  get t_rexmitbytes(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_rexmitbytes;
+  }
+  set t_rexmitbytes(v: number) {
+    if (this._cold !== null) this._cold.t_rexmitbytes = v;
+    else if (v !== 0) this.cold().t_rexmitbytes = v;
+  }
+  get t_snd_rxt_pkts(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_snd_rxt_pkts;
+  }
+  set t_snd_rxt_pkts(v: number) {
+    if (this._cold !== null) this._cold.t_snd_rxt_pkts = v;
+    else if (v !== 0) this.cold().t_snd_rxt_pkts = v;
+  }
+  get t_rcv_ooopack(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_rcv_ooopack;
+  }
+  set t_rcv_ooopack(v: number) {
+    if (this._cold !== null) this._cold.t_rcv_ooopack = v;
+    else if (v !== 0) this.cold().t_rcv_ooopack = v;
+  }
+  get t_peer_mss(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_peer_mss;
+  }
+  set t_peer_mss(v: number) {
+    if (this._cold !== null) this._cold.t_peer_mss = v;
+    else if (v !== 0) this.cold().t_peer_mss = v;
+  }
+  get t_user_maxseg(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_user_maxseg;
+  }
+  set t_user_maxseg(v: number) {
+    if (this._cold !== null) this._cold.t_user_maxseg = v;
+    else if (v !== 0) this.cold().t_user_maxseg = v;
+  }
+  get t_cc_name(): string | null {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_cc_name;
+  }
+  set t_cc_name(v: string | null) {
+    if (this._cold !== null) this._cold.t_cc_name = v;
+    else if (v !== null) this.cold().t_cc_name = v;
+  }
+  get t_bblog(): unknown {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_bblog;
+  }
+  set t_bblog(v: unknown) {
+    if (this._cold !== null) this._cold.t_bblog = v;
+    else if (v !== null) this.cold().t_bblog = v;
+  }
+  get snd_limited(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).snd_limited;
+  }
+  set snd_limited(v: number) {
+    if (this._cold !== null) this._cold.snd_limited = v;
+    else if (v !== 0) this.cold().snd_limited = v;
+  }
+  get t_challenge_ack_end(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_challenge_ack_end;
+  }
+  set t_challenge_ack_end(v: number) {
+    if (this._cold !== null) this._cold.t_challenge_ack_end = v;
+    else if (v !== 0) this.cold().t_challenge_ack_end = v;
+  }
+  get t_challenge_ack_cnt(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_challenge_ack_cnt;
+  }
+  set t_challenge_ack_cnt(v: number) {
+    if (this._cold !== null) this._cold.t_challenge_ack_cnt = v;
+    else if (v !== 0) this.cold().t_challenge_ack_cnt = v;
+  }
+  get t_round_cnt(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_round_cnt;
+  }
+  set t_round_cnt(v: number) {
+    if (this._cold !== null) this._cold.t_round_cnt = v;
+    else if (v !== 0) this.cold().t_round_cnt = v;
+  }
+  get t_timers_running(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_timers_running;
+  }
+  set t_timers_running(v: number) {
+    if (this._cold !== null) this._cold.t_timers_running = v;
+    else if (v !== 0) this.cold().t_timers_running = v;
+  }
+  get snd_recover_prev(): number {
+    return (this._cold ?? TCPCB_COLD_DEFAULTS).snd_recover_prev >>> 0;
+  }
+  set snd_recover_prev(v: number) {
+    if (this._cold !== null) this._cold.snd_recover_prev = v | 0;
+    else if ((v | 0) !== 0) this.cold().snd_recover_prev = v | 0;
+  }
+  /** This connection's cold sub-object, made on first use. */
+  private cold(): TcpCbCold {
+    let c = this._cold;
+    if (c === null) c = this._cold = new TcpCbCold();
+    return c;
   }
 
   constructor(V: Vnet, inp: Inpcb, ccv: CcVar) {

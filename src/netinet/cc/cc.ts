@@ -218,7 +218,7 @@ export function tcp_compute_initwnd(tp: TcpCb, maxseg: number): number {
  * snd_max - snd_una minus SACKed bytes and lost (hole) bytes not yet retransmitted.
  */
 export function tcp_compute_pipe(tp: TcpCb): number {
-  const sh = tp.sackhint;
+  const sh = tp.sackhint_r;
   if (tp.t_vnet.tcp.do_rfc6675_pipe) {
     return ((tp.snd_max - tp.snd_una) | 0) + sh.sack_bytes_rexmit - sh.sacked_bytes - sh.lost_bytes;
   }

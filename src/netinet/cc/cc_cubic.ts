@@ -122,8 +122,18 @@ export class CubicData extends HystartState {
   K = 0;
   /** Sum of srtt samples (µs) over the current epoch. */
   sum_rtt_usecs = 0;
-  /** cwnd just before the last reduction, after fast convergence (RFC 9438 §4.7). */
-  W_max = 0;
+  /**
+   * cwnd just before the last reduction, after fast convergence (RFC 9438 §4.7). Stored
+   * with -1 for UINT_MAX ("infinite", set by conn_init), which V8 would box as a heap number.
+   */
+  private _W_max = 0;
+  get W_max(): number {
+    const v = this._W_max;
+    return v === -1 ? UINT_MAX : v;
+  }
+  set W_max(v: number) {
+    this._W_max = v === UINT_MAX ? -1 : v;
+  }
   /** Last Reno-friendly estimate (RFC 9438 §4.3). */
   W_est = 0;
   /** Last W_cubic(t + RTT) computed (RFC 9438 §4.2). */

@@ -147,9 +147,11 @@ export function registerHystartSysctls(V: Vnet): HystartVars {
 export class HystartState {
   /** Module flag word; each module numbers its own bits (see HystartBits). */
   flags = 0;
-  css_baseline_minrtt = HYSTART_NO_RTT;
-  css_current_round_minrtt = HYSTART_NO_RTT;
-  css_lastround_minrtt = HYSTART_NO_RTT;
+  // The three RTT minima hold HYSTART_NO_RTT (0xffffffff) until measured. That is not a small
+  // integer, so V8 would box each as a heap number in every connection: store -1 instead.
+  private _css_baseline_minrtt = -1;
+  private _css_current_round_minrtt = -1;
+  private _css_lastround_minrtt = -1;
   css_rttsample_count = 0;
   css_entered_at_round = 0;
   css_current_round = 0;
@@ -159,6 +161,28 @@ export class HystartState {
   css_lowrtt_fas = 0;
   /** Flight size of the latest sample. */
   css_last_fas = 0;
+
+  get css_baseline_minrtt(): number {
+    const v = this._css_baseline_minrtt;
+    return v === -1 ? HYSTART_NO_RTT : v;
+  }
+  set css_baseline_minrtt(v: number) {
+    this._css_baseline_minrtt = v === HYSTART_NO_RTT ? -1 : v;
+  }
+  get css_current_round_minrtt(): number {
+    const v = this._css_current_round_minrtt;
+    return v === -1 ? HYSTART_NO_RTT : v;
+  }
+  set css_current_round_minrtt(v: number) {
+    this._css_current_round_minrtt = v === HYSTART_NO_RTT ? -1 : v;
+  }
+  get css_lastround_minrtt(): number {
+    const v = this._css_lastround_minrtt;
+    return v === -1 ? HYSTART_NO_RTT : v;
+  }
+  set css_lastround_minrtt(v: number) {
+    this._css_lastround_minrtt = v === HYSTART_NO_RTT ? -1 : v;
+  }
 
   /** Reset to the state FreeBSD's cb_init leaves (both minima "infinite"). */
   hystartInit(enabledBit: number): void {
