@@ -14,7 +14,18 @@ import { ENETDOWN, ENOBUFS } from '../sys/errno.js';
 import type { Vnet } from '../vnet.js';
 import { bpf_mtap, BPF_D_OUT } from './bpf.js';
 import { csum_mark_valid, ether_ifattach } from './if_ethersubr.js';
-import { IFCAP_HWCSUM, IFCAP_RXCSUM_IPV6, IFCAP_TXCSUM_IPV6, IFF_DRV_RUNNING, IFF_UP, Ifnet, if_inc_ipackets, if_inc_opackets } from './if.js';
+import {
+  IFCAP_HWCSUM,
+  IFCAP_RXCSUM_IPV6,
+  IFCAP_TSO4,
+  IFCAP_TSO6,
+  IFCAP_TXCSUM_IPV6,
+  IFF_DRV_RUNNING,
+  IFF_UP,
+  Ifnet,
+  if_inc_ipackets,
+  if_inc_opackets,
+} from './if.js';
 
 /** Default receive queue bound per end (frames). */
 export const EPAIR_QLEN = 4096;
@@ -51,6 +62,7 @@ class EpairSoftc implements SoftTask {
         m.m_flags &= ~M_VLANTAG;
         m.ether_vtag = 0;
         // Keep what was never computed, so a tap on this end can show real checksums.
+        m.tso_segsz = 0; // received whole, like an LRO aggregate
         m.csum_unfilled = m.csum_flags;
         m.csum_unfilled_data = m.csum_data;
         csum_mark_valid(m);
@@ -122,7 +134,8 @@ export function epair_create(va: Vnet, vb: Vnet = va, opts: { mtu?: number; qlim
     ifp.if_softc = sc;
     if (opts.qlimit) sc.qlimit = opts.qlimit;
     if (opts.mtu) ifp.if_mtu = opts.mtu;
-    ifp.if_capabilities = ifp.if_capenable = IFCAP_HWCSUM | IFCAP_RXCSUM_IPV6 | IFCAP_TXCSUM_IPV6;
+    // Like a veth pair, the cable passes TSO bursts whole (no segmentation: both ends are us).
+    ifp.if_capabilities = ifp.if_capenable = IFCAP_HWCSUM | IFCAP_RXCSUM_IPV6 | IFCAP_TXCSUM_IPV6 | IFCAP_TSO4 | IFCAP_TSO6;
     ifp.if_hwassist = CSUM_IP | CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6;
     ifp.if_transmit = epair_transmit;
     ifp.if_flags |= IFF_UP | IFF_DRV_RUNNING;

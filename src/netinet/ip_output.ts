@@ -44,6 +44,7 @@ import { AF_INET, IN_MULTICAST, INADDR_ANY, type SockaddrIn } from './in.js';
 import { in_delayed_cksum } from './in_cksum.js';
 import type { InIfaddr } from './in_var.js';
 import type { Llentry } from './if_ether.js';
+import { IFCAP_TSO4 } from '../net/if.js';
 
 // ip_output flags (netinet/ip_var.h)
 export const IP_FORWARDING = 0x1; // most of ip header exists
@@ -218,7 +219,10 @@ export function ip_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache | null
 
   const ipLen = get16(b, o + IP_OFF_LEN);
   scratchDst.addr = gw;
-  if (ipLen <= mtu) {
+  // A TSO burst (tcp_output, m.tso_segsz) goes out whole when the interface segments it
+  // (IFCAP_TSO4) and each segment fits the MTU (FreeBSD ip_output's CSUM_TSO test).
+  const tsoOk = m.tso_segsz > 0 && (ifp.if_capenable & IFCAP_TSO4) !== 0 && m.tso_segsz + hlen + m.l4hlen <= mtu;
+  if (ipLen <= mtu || tsoOk) {
     ip_finish_checksums(m, ifp, hlen, ipLen);
     m.l3hlen = hlen;
     const err = ifp.if_output(ifp, m, scratchDst, ro);

@@ -98,7 +98,7 @@ import {
   TCPS_SYN_SENT,
   TCPS_TIME_WAIT,
 } from './tcp_fsm.js';
-import { inp_isv6, tcp_maxmtu, tcp_output, tcp_ts_getticks } from './tcp_output.js';
+import { inp_isv6, tcp_maxmtu, tcp_output, tcp_route_tso, tcp_ts_getticks } from './tcp_output.js';
 import { TcpReassOut, tcp_handle_wakeup, tcp_reass } from './tcp_reass.js';
 import {
   SACK_CHANGE,
@@ -150,6 +150,7 @@ import {
   TF_RXWIN0SENT,
   TF_SACK_PERMIT,
   TF_SONOTCONN,
+  TF_TSO,
   TF_WAKESOR,
   TF_WASCRECOVERY,
   TF_WASFRECOVERY,
@@ -464,6 +465,9 @@ export function tcp_mss(tp: TcpCb, offer: number): void {
     bufsize = Math.min(Math.ceil(bufsize / mss) * mss, sbMax);
     if (bufsize > so.so_rcv.sb_hiwat) sbreserve(V, so.so_rcv, bufsize);
   }
+  // The route's interface segments for us (IFCAP_TSO4/6): send TSO bursts (FreeBSD tcp_mss).
+  if (tcp_route_tso(V, tp.t_inpcb)) tp.t_flags |= TF_TSO;
+  else tp.t_flags &= ~TF_TSO;
 }
 
 /**

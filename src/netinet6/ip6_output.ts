@@ -34,6 +34,7 @@ import { AF_INET6, IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_LOOPBACK, IN6_IS_ADDR_MULT
 import { in_delayed_cksum } from '../netinet/in_cksum.js';
 import { in6_needs_zone, in6_selectsrc_ifa } from './in6_src.js';
 import type { In6Ifaddr, In6Ifextra } from './in6_var.js';
+import { IFCAP_TSO6 } from '../net/if.js';
 
 // ip6_output flags (netinet6/ip6_var.h)
 export const IPV6_UNSPECSRC = 0x01; // allow :: as the source address
@@ -264,7 +265,9 @@ export function ip6_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache6 | nu
   }
 
   const sdst = inet6.scratchDst;
-  if (tlen <= mtu) {
+  // A TSO burst goes out whole when the interface segments it (IFCAP_TSO6).
+  const tsoOk = m.tso_segsz > 0 && (ifp.if_capenable & IFCAP_TSO6) !== 0 && m.tso_segsz + IP6_HDR_LEN + m.l4hlen <= mtu;
+  if (tlen <= mtu || tsoOk) {
     ip6_finish_checksum(m, ifp);
     m.l3hlen = IP6_HDR_LEN;
     sdst.addr.set(nexthop.subarray(0, 16));
