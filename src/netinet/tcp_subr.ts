@@ -544,7 +544,8 @@ export function tcp_pcblist(V: Vnet): TcpPcbRecord[] {
       vestigial: false,
     });
   }
-  for (const h of V.tcp.pcblistHooks) out.push(...h());
+  // Not push(...rows): hundreds of thousands of vestiges would overflow the call stack.
+  for (const h of V.tcp.pcblistHooks) for (const row of h()) out.push(row);
   return out;
 }
 

@@ -83,14 +83,15 @@ export function tcp_twstart(tp: TcpCb): void {
   if (inp.inp_socket !== null) soisdisconnected(inp.inp_socket);
   if (tp.t_flags & TF_ACKNOW) tcp_output(tp);
   if (tp.t_freed) return;
+  // No socket refers to the connection any more (closed in FIN_WAIT/CLOSING): a vestige
+  // replaces the tcpcb, and tcp_close stops its timers (no 2*MSL timer to arm and cancel).
+  const so = inp.inp_socket;
+  if ((so === null || so.so_state & SS_NOFDREF) && tcp_tw_vestige(tp)) return;
   tcp_timer_activate(tp, TT_REXMT, 0);
   tcp_timer_activate(tp, TT_PERSIST, 0);
   tcp_timer_activate(tp, TT_KEEP, 0);
   tcp_timer_activate(tp, TT_DELACK, 0);
   tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
-  // No socket refers to the connection any more (closed in FIN_WAIT/CLOSING): a vestige.
-  const so = inp.inp_socket;
-  if (so === null || so.so_state & SS_NOFDREF) tcp_tw_vestige(tp);
 }
 
 /**

@@ -752,7 +752,7 @@ export class Vtw implements PcbShadow {
         min: VTW_ENTRIES_MIN,
         max: VTW_ENTRIES_MAX,
         check: (v) => (validEntries(v) ? null : 'must be a power of two'),
-        onChange: (v) => this.relayout(v),
+        onChange: (v) => this.relayout(v, true),
       },
     );
     s.struct('net.inet.tcp.vtw.stats', () => this.stats.toJSON(), { descr: 'Vestigial TIME_WAIT statistics (struct vtw_stats)', type: 'vtw_stats' });
@@ -790,6 +790,11 @@ export class Vtw implements PcbShadow {
   /** The family's tables, allocating them on first use. */
   private fam(v6: boolean): VtwFam {
     let f = v6 ? this.f6 : this.f4;
+    // Tables sized early (entries written) follow an mslt.enable set without the sysctl.
+    if (f !== null && f.classless === this.mslt.enable) {
+      this.relayout(this.entries);
+      f = v6 ? this.f6 : this.f4;
+    }
     if (f === null) {
       f = new VtwFam(v6, this.entries, !this.mslt.enable, this.k0, this.k1);
       if (v6) this.f6 = f;
@@ -1167,12 +1172,19 @@ export class Vtw implements PcbShadow {
   /**
    * Re-lay out the tables (entries changed, or MSLT switched between classless and
    * per-class rings): live vestiges are re-inserted in expiry order with their expiry kept;
-   * if the new rings are smaller the oldest are killed.
+   * if the new rings are smaller the oldest are killed. `size` (a write of entries) also
+   * allocates the tables of enabled families that have none yet.
    */
-  private relayout(entries: number): void {
+  private relayout(entries: number, size = false): void {
     for (const v6 of [false, true]) {
       const f = v6 ? this.f6 : this.f4;
-      if (f === null) continue;
+      if (f === null) {
+        // Writing entries sizes the tables now (as writing enable does, NetBSD-style), so the
+        // large typed-array allocation — and the full GC V8 runs when external memory grows by
+        // tens of MB — happen at configuration time, not under the first connection to close.
+        if (size && (v6 ? this.enabled6 : this.enabled4)) this.fam(v6);
+        continue;
+      }
       const items: { e: number; i: number }[] = [];
       for (const ring of f.rings) {
         for (let k = 0; k < ring.n; k++) {

@@ -634,6 +634,33 @@ describe('VTW memory and allocation', () => {
     assert.ok(b6 <= 56, `IPv6 ${b6} B/vestige`);
   });
 
+  it('keeps lookups O(1) as the table grows: tags probed and lines walked per lookup stay flat', () => {
+    const per = (entries: number): { hit: number; miss: number; lines: number } => {
+      const { vtw } = mk(entries, false);
+      for (let i = 0; i < entries; i++) vtw.insert4(L, 1024 + (i % 60000), F + ((i / 60000) | 0), 80, i, i, 0, 0, 0, MSLT_REMOTE);
+      const st = vtw.stats;
+      const p0 = st.probe[0];
+      for (let i = 0; i < 4096; i++) {
+        const j = (i * 40503) % entries;
+        assert.ok(vtw.lookup4(L, 1024 + (j % 60000), F + ((j / 60000) | 0), 80) >= 0);
+      }
+      const p1 = st.probe[0];
+      for (let i = 0; i < 4096; i++) {
+        const j = (i * 40503) % entries;
+        assert.equal(vtw.lookup4(L, 1024 + (j % 60000), F + 4096 + ((j / 60000) | 0), 80), -1);
+      }
+      return { hit: (p1 - p0) / 4096, miss: (st.probe[0] - p1) / 4096, lines: st.max_chain[0] };
+    };
+    const small = per(1 << 12);
+    const big = per(1 << 18);
+    // A full table holds ~32 vestiges per bucket (entries/32 buckets), 15 tags per line.
+    for (const r of [small, big]) {
+      assert.ok(r.hit <= 40 && r.miss <= 48, `probes per lookup ${JSON.stringify(r)}`);
+      assert.ok(r.lines <= 6, `lines per chain ${r.lines}`);
+    }
+    assert.ok(big.hit <= small.hit * 1.25 + 1 && big.miss <= small.miss * 1.25 + 1, `64× the entries: ${JSON.stringify(small)} → ${JSON.stringify(big)}`);
+  });
+
   it('does not allocate per lookup', async () => {
     const { vtw } = mk(1 << 12, false);
     for (let i = 0; i < 4096; i++) ins4(vtw, 1024 + i);
