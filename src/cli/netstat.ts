@@ -236,6 +236,12 @@ async function stats(src: SysctlSource, o: Opts, io: ToolIO): Promise<number> {
           text += `\t${n} connection${n === 1 ? '' : 's'} in ${TCP_STATES[i] ?? String(i)} state\n`;
         });
       }
+      // NetBSD's tcp_stats() follows with the vestigial TIME_WAIT statistics.
+      const vst = await getOpt(src, 'net.inet.tcp.vtw.stats');
+      if (vst !== undefined && vst !== null && typeof vst === 'object' && !Array.isArray(vst)) {
+        out.vtw = vst;
+        text += vtwStatsText(vst as Rec, o.sflag > 1 || o.zero);
+      }
     }
   }
   io.out(o.json ? `${JSON.stringify(out, null, 2)}\n` : text);
@@ -438,19 +444,21 @@ function table(rows: Rec[]): string {
 }
 
 /** NetBSD usr.bin/netstat/vtw.c show_vtw_stats(): [0] connection lookups, [1] port lookups. */
-function vtwStatsText(st: Rec): string {
+function vtwStatsText(st: Rec, hideZero = false): string {
   const at = (k: string, i: number): number => {
     const v = st[k];
     return Array.isArray(v) ? num(v[i]) : 0;
   };
+  const line = (tabs: string, n: number, what: string): string => (hideZero && n === 0 ? '' : `${tabs}${n} ${what}\n`);
   let t = 'vtw statistics:\n';
-  t += `\t\t${num(st.ins)} inserts\n\t\t${num(st.del)} deletes\n\t\t${num(st.kill)} assassinations\n`;
+  t += line('\t\t', num(st.ins), 'inserts') + line('\t\t', num(st.del), 'deletes') + line('\t\t', num(st.kill), 'assassinations');
   const keys = ['look', 'hit', 'miss', 'probe', 'losing', 'max_chain', 'max_probe', 'max_loss'];
   for (const [i, what] of ['lookup_connect', 'lookup_port'].entries()) {
-    t += `\tvestigial time-wait ${what}\n`;
-    for (const k of keys) t += `\t\t${at(k, i)} ${k}\n`;
+    let body = '';
+    for (const k of keys) body += line('\t\t', at(k, i), k);
+    if (body !== '' || !hideZero) t += `\tvestigial time-wait ${what}\n${body}`;
   }
-  t += `\t\t${num(st.nomem)} nomem\n`;
+  t += line('\t\t', num(st.nomem), 'nomem');
   return t;
 }
 

@@ -144,6 +144,9 @@ describe('bsdnet netstat on TCP connections (in-process)', () => {
       assert.ok(tail.includes(`\t${k} connection${k === 1 ? '' : 's'} in ${name} state\n`), name);
     }
     assert.equal(states[1], 3);
+    // NetBSD: the vestigial TIME_WAIT statistics follow (net.inet.tcp.vtw.stats).
+    const vst = sc.server.sysctlGet('net.inet.tcp.vtw.stats') as Record<string, number>;
+    assert.ok(r.out.includes(`vtw statistics:\n\t\t${vst.ins} inserts\n`), r.out);
     // -ss: zero lines and zero states suppressed.
     const z = await netstat(sc.server, ['-ss', '-p', 'tcp']);
     assert.ok(!/\t0 /.test(z.out), z.out);
