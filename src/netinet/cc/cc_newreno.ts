@@ -24,7 +24,7 @@
  * HyStart++ is inert unless the TCP stack sets CCF_HYSTART_ALLOWED in ccv.flags and reports
  * RTT samples (rttsample: µs, retransmit count, flight size at send) and round starts
  * (newround). FreeBSD's default stack does neither (RACK and BBR do); the black-box log
- * events (hystartplusplus.bblogs) are accepted but not emitted.
+ * events (hystartplusplus.bblogs) are not implemented: the sysctl refuses anything but 0.
  */
 
 import type { Vnet } from '../../vnet.js';
@@ -80,7 +80,7 @@ export class HystartVars {
   css_growth_div = 4;
   /** Rounds spent in CSS before entering congestion avoidance (RFC 9406 §4.3 CSS_ROUNDS = 5). */
   css_rounds = 5;
-  /** Emit black-box log events (accepted, not implemented). */
+  /** Emit black-box log events: not implemented, so only 0 is accepted. */
   bblogs = 0;
 }
 
@@ -136,7 +136,20 @@ export function registerHystartSysctls(V: Vnet): HystartVars {
     { descr: 'The divisor to the growth when in Hystart++ CSS', unsigned: true, min: 1 },
   );
   uint('css_rounds', 'The number of rounds HyStart++ lasts in CSS before falling to CA');
-  uint('bblogs', 'Do we enable HyStart++ Black Box logs to be generated if BB logging is on');
+  s.int(
+    'net.inet.tcp.cc.hystartplusplus.bblogs',
+    {
+      get: () => h.bblogs,
+      set: (v) => {
+        h.bblogs = v;
+      },
+    },
+    {
+      descr: 'Do we enable HyStart++ Black Box logs to be generated if BB logging is on',
+      unsigned: true,
+      check: (v) => (v === 0 ? null : 'HyStart++ black-box log events are not implemented in bsdnet (only 0)'),
+    },
+  );
   return h;
 }
 
