@@ -607,6 +607,7 @@ function icmp_reflect(V: Vnet, m: Mbuf, off: number, icmplen: number): void {
   st.icps_reflect++;
   build_ip_header(b, o, off + icmplen, IPPROTO_ICMP, src, osrc, V.inet.defttl);
   m.csum_flags = 0;
+  m.csum_unfilled = 0; // the reflected packet's own checksums are computed above
   m.m_flags &= ~(M_BCAST | M_MCAST);
   m.rcvif = null;
   ip_output(V, m, 0, null);

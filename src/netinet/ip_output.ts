@@ -276,6 +276,13 @@ function ip_fillid(V: Vnet, b: Uint8Array, o: number): void {
 
 /** Header checksum, and any transport checksum the interface cannot offload. */
 function ip_finish_checksums(m: Mbuf, ifp: Ifnet, hlen: number, ipLen: number): void {
+  // A forwarded packet that arrived over a software link (epair) may still carry the
+  // transport checksum its sender offloaded: it is due now, like any delayed checksum.
+  if (m.csum_unfilled & CSUM_DELAY_DATA) {
+    m.csum_flags = (m.csum_flags & ~CSUM_DELAY_DATA) | (m.csum_unfilled & CSUM_DELAY_DATA);
+    m.csum_data = m.csum_unfilled_data;
+    m.csum_unfilled = 0;
+  }
   if (m.csum_flags & CSUM_DELAY_DATA && !(ifp.if_hwassist & CSUM_DELAY_DATA)) {
     in_delayed_cksum(m, hlen, ipLen - hlen, m.csum_data, (m.csum_flags & CSUM_IP_UDP) !== 0);
     m.csum_flags &= ~CSUM_DELAY_DATA;

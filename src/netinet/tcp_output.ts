@@ -102,6 +102,7 @@ import {
   TT_PERSIST,
   TT_REXMT,
 } from './tcp_var.js';
+import { NHF_GATEWAY } from '../net/route.js';
 
 /**
  * Write options into `opt` the way FreeBSD's tcp_addoptions() does and return their padded
@@ -189,6 +190,9 @@ export function tcp_route_tso(V: Vnet, inp: Inpcb): boolean {
   const v6 = inp_isv6(inp);
   const rt = v6 ? V.rt.inet6.lookup(inp.in6p_faddr) : V.rt.inet.lookup4(inp.inp_faddr);
   if (rt === null) return false;
+  // Through a gateway the burst may be forwarded onto a link that cannot carry it whole; the
+  // passthrough interfaces (epair) do no segmentation of their own, so only on-link peers.
+  if (rt.nhop.nh_flags & NHF_GATEWAY) return false;
   return (rt.nhop.nh_ifp.if_capenable & (v6 ? 0x200 : 0x100)) !== 0;
 }
 

@@ -420,6 +420,7 @@ export function icmp6_send(V: Vnet, r: Mbuf, from: Uint8Array | null, to: Uint8A
   rb.set(to.subarray(0, 16), ro + IP6_OFF_DST);
   icmp6_cksum_set(r, IP6_HDR_LEN, plen);
   r.csum_flags = 0;
+  r.csum_unfilled = 0; // the reflected packet's own checksum is set above
   r.rcvif = null;
   r.m_flags &= ~(M_BCAST | M_MCAST);
   const mc = IN6_IS_ADDR_MULTICAST(to);

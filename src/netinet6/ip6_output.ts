@@ -312,6 +312,12 @@ export function ip6_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache6 | nu
 
 /** Complete the transport checksum if the interface will not (in6_delayed_cksum). */
 function ip6_finish_checksum(m: Mbuf, ifp: Ifnet): void {
+  // A forwarded packet may still carry the checksum its sender offloaded to an epair.
+  if (m.csum_unfilled & CSUM_DELAY_DATA_IPV6) {
+    m.csum_flags = (m.csum_flags & ~CSUM_DELAY_DATA_IPV6) | (m.csum_unfilled & CSUM_DELAY_DATA_IPV6);
+    m.csum_data = m.csum_unfilled_data;
+    m.csum_unfilled = 0;
+  }
   if (m.csum_flags & CSUM_DELAY_DATA_IPV6 && !(ifp.if_hwassist & CSUM_DELAY_DATA_IPV6)) in6_delayed_cksum(m);
 }
 
