@@ -14,7 +14,7 @@
 
 import { type Clock, RealClock } from './kern/clock.js';
 import { Callwheel } from './kern/kern_timeout.js';
-import { Sysctl } from './kern/kern_sysctl.js';
+import { Sysctl, field } from './kern/kern_sysctl.js';
 import { Trace } from './kern/kern_sdt.js';
 import { Rng } from './kern/random.js';
 import { ZoneRegistry } from './kern/uma.js';
@@ -151,16 +151,7 @@ export class Vnet {
     const s = this.sysctl;
     s.node('kern', 'High kernel, proc, limits &c');
     s.string('kern.ostype', { get: () => 'bsdnet' }, { descr: 'Operating system type', readonly: true });
-    s.string(
-      'kern.hostname',
-      {
-        get: () => this.hostname,
-        set: (v) => {
-          this.hostname = v;
-        },
-      },
-      { descr: 'Hostname', check: (v) => (v.length <= 255 ? null : 'too long') },
-    );
+    s.string('kern.hostname', field(this, 'hostname'), { descr: 'Hostname', check: (v) => (v.length <= 255 ? null : 'too long') });
     s.int('kern.hz', { get: () => Math.round(1e9 / this.callwheel.tickNs) }, { descr: 'Number of clock ticks per second', readonly: true });
     s.int('kern.ticks', { get: () => this.callwheel.ticks() }, { descr: 'Ticks since the instance clock started', readonly: true });
     s.node('kern.ipc', 'IPC');

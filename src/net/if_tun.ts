@@ -84,6 +84,7 @@ import {
   setiffAdvice,
   tunError,
 } from './tun_sys.js';
+import { field } from '../kern/kern_sysctl.js';
 
 const AF_INET = 2;
 const AF_INET6 = 28;
@@ -141,26 +142,12 @@ function tunvars(V: Vnet): TunVars {
   const s = V.sysctl;
   s.node('net.link', 'Link layers');
   s.node('net.link.tun', 'IP tunnel software network interface (Linux TUN/TAP device)');
-  s.int(
-    'net.link.tun.rxring',
-    {
-      get: () => t.rxring,
-      set: (v) => {
-        t.rxring = v;
-      },
-    },
-    { descr: 'Receive ring size in bytes for new tun devices (a full ring drops: if_iqdrops)', min: 256 * 1024, max: 1 << 30 },
-  );
-  s.int(
-    'net.link.tun.rxbatch',
-    {
-      get: () => t.rxbatch,
-      set: (v) => {
-        t.rxbatch = v;
-      },
-    },
-    { descr: 'Packets handed to the stack per receive soft-interrupt run', min: 1, max: 65536 },
-  );
+  s.int('net.link.tun.rxring', field(t, 'rxring'), {
+    descr: 'Receive ring size in bytes for new tun devices (a full ring drops: if_iqdrops)',
+    min: 256 * 1024,
+    max: 1 << 30,
+  });
+  s.int('net.link.tun.rxbatch', field(t, 'rxbatch'), { descr: 'Packets handed to the stack per receive soft-interrupt run', min: 1, max: 65536 });
   return tv;
 }
 

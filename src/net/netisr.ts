@@ -17,6 +17,7 @@ import type { SoftTask } from '../kern/clock.js';
 import { m_freem, type Mbuf } from '../mbuf/mbuf.js';
 import { ENOBUFS, ENOENT } from '../sys/errno.js';
 import type { Vnet } from '../vnet.js';
+import { field } from '../kern/kern_sysctl.js';
 
 export const NETISR_IP = 1;
 export const NETISR_IGMP = 2;
@@ -161,16 +162,11 @@ export class Netisr {
     s.int('net.isr.maxthreads', { get: () => 1 }, { descr: 'Use at most this many CPUs for netisr processing', readonly: true });
     s.int('net.isr.bindthreads', { get: () => 0 }, { descr: 'Bind netisr threads to CPUs.', readonly: true });
     s.int('net.isr.maxqlimit', { get: () => this.maxqlimit }, { descr: 'Maximum netisr per-protocol, per-CPU queue depth.', readonly: true });
-    s.int(
-      'net.isr.defaultqlimit',
-      {
-        get: () => this.defaultqlimit,
-        set: (v) => {
-          this.defaultqlimit = v;
-        },
-      },
-      { descr: 'Default netisr per-protocol, per-CPU queue limit if not set by protocol', min: 1, max: 10240 },
-    );
+    s.int('net.isr.defaultqlimit', field(this, 'defaultqlimit'), {
+      descr: 'Default netisr per-protocol, per-CPU queue limit if not set by protocol',
+      min: 1,
+      max: 10240,
+    });
     s.int('net.isr.maxprot', { get: () => NETISR_MAXPROT }, { descr: 'Compile-time limit on the number of protocols supported by netisr.', readonly: true });
     s.int('net.isr.numthreads', { get: () => 1 }, { descr: 'Number of extant netisr threads.', readonly: true });
     s.struct('net.isr.proto', () => this.protoStats(), { descr: 'Return list of protocols registered with netisr', type: 'sysctl_netisr_proto' });

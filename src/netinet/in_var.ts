@@ -16,6 +16,7 @@ import type { Protosw } from '../sys/protosw.js';
 import { EADDRNOTAVAIL, EEXIST, EINVAL } from '../sys/errno.js';
 import type { Vnet } from '../vnet.js';
 import { AF_INET, IN_MULTICAST, INADDR_ANY, INADDR_BROADCAST, in_prefixmask } from './in.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** An IPv4 address on an interface (struct in_ifaddr). */
 export class InIfaddr implements Ifaddr {
@@ -148,16 +149,7 @@ export class InetVars {
     bool('net.inet.ip.check_interface', 'check_interface', 'Verify packet arrives on correct interface');
     bool('net.inet.ip.random_id', 'random_id', 'Assign random ip_id values');
     bool('net.inet.ip.rfc6864', 'rfc6864', 'Use constant IP ID for atomic datagrams');
-    s.int(
-      'net.inet.ip.ttl',
-      {
-        get: () => this.defttl,
-        set: (v) => {
-          this.defttl = v;
-        },
-      },
-      { descr: 'Maximum TTL on IP packets', min: 1, max: 255 },
-    );
+    s.int('net.inet.ip.ttl', field(this, 'defttl'), { descr: 'Maximum TTL on IP packets', min: 1, max: 255 });
     s.node('net.inet.ip.portrange', 'IP Ports');
     const port = (name: string, key: 'portrange_first' | 'portrange_last' | 'portrange_lowfirst' | 'portrange_lowlast', descr: string) =>
       s.int(

@@ -72,6 +72,7 @@ import {
 import { IP_HDR_LEN, IP_OFF_DST, IP_OFF_LEN, IP_OFF_OFF, IP_OFF_P, IP_OFF_SRC, IP_OFF_VHL, IP_OFFMASK, IPPROTO_ICMP, IPPROTO_TCP } from '../wire/ipv4.js';
 import { AF_INET, IN_EXPERIMENTAL, IN_MULTICAST, IN_ZERONET, INADDR_ANY, INADDR_BROADCAST, sockaddr_in } from './in.js';
 import { ip_output } from './ip_output.js';
+import { field } from '../kern/kern_sysctl.js';
 
 export const ICMP_MAXTYPE = 40;
 
@@ -134,16 +135,7 @@ export class IcmpVars {
     this.redirTimer = V.callwheel.callout<IcmpVars>();
     const s = V.sysctl;
     s.node('net.inet.icmp', 'ICMP');
-    s.int(
-      'net.inet.icmp.icmplim',
-      {
-        get: () => this.icmplim,
-        set: (v) => {
-          this.icmplim = v;
-        },
-      },
-      { descr: 'Maximum number of ICMP responses per second', min: 0, max: 1_000_000 },
-    );
+    s.int('net.inet.icmp.icmplim', field(this, 'icmplim'), { descr: 'Maximum number of ICMP responses per second', min: 0, max: 1_000_000 });
     const bool = (name: string, key: 'icmplim_output' | 'bmcastecho' | 'tstamprepl' | 'drop_redirect' | 'log_redirect', descr: string) =>
       s.bool(
         name,
@@ -160,26 +152,8 @@ export class IcmpVars {
     bool('net.inet.icmp.tstamprepl', 'tstamprepl', 'Respond to ICMP Timestamp packets');
     bool('net.inet.icmp.drop_redirect', 'drop_redirect', 'Ignore ICMP redirects');
     bool('net.inet.icmp.log_redirect', 'log_redirect', 'Log ICMP redirects');
-    s.int(
-      'net.inet.icmp.quotelen',
-      {
-        get: () => this.quotelen,
-        set: (v) => {
-          this.quotelen = v;
-        },
-      },
-      { descr: 'Number of bytes from original packet to quote in ICMP reply', min: 8, max: 1500 },
-    );
-    s.int(
-      'net.inet.icmp.redirtimeout',
-      {
-        get: () => this.redirtimeout,
-        set: (v) => {
-          this.redirtimeout = v;
-        },
-      },
-      { descr: 'Delay in seconds before expiring redirect route', min: 0, max: 86400 },
-    );
+    s.int('net.inet.icmp.quotelen', field(this, 'quotelen'), { descr: 'Number of bytes from original packet to quote in ICMP reply', min: 8, max: 1500 });
+    s.int('net.inet.icmp.redirtimeout', field(this, 'redirtimeout'), { descr: 'Delay in seconds before expiring redirect route', min: 0, max: 86400 });
     s.struct('net.inet.icmp.stats', () => ({ ...this.stat, icps_outhist: [...this.stat.icps_outhist], icps_inhist: [...this.stat.icps_inhist] }), {
       descr: 'ICMP statistics (struct icmpstat, netinet/icmp_var.h)',
       type: 'icmpstat',

@@ -14,6 +14,7 @@
 import type { Callout } from '../kern/kern_timeout.js';
 import type { Vnet } from '../vnet.js';
 import { AF_INET, ntoa, ntop6 } from './in.js';
+import { field } from '../kern/kern_sysctl.js';
 
 export interface HcMetrics {
   /** Path MTU learned from ICMP (0 = unknown). */
@@ -67,36 +68,9 @@ export class HostCache {
       },
       { descr: 'Enable the TCP hostcache' },
     );
-    s.int(
-      'net.inet.tcp.hostcache.cachelimit',
-      {
-        get: () => this.cachelimit,
-        set: (v) => {
-          this.cachelimit = v;
-        },
-      },
-      { descr: 'Overall entry limit for hostcache', min: 0, max: 1 << 24 },
-    );
-    s.int(
-      'net.inet.tcp.hostcache.expire',
-      {
-        get: () => this.expire,
-        set: (v) => {
-          this.expire = v;
-        },
-      },
-      { descr: 'Expire time of TCP hostcache entries (seconds)', min: 1, max: 1 << 24 },
-    );
-    s.int(
-      'net.inet.tcp.hostcache.prune',
-      {
-        get: () => this.prune,
-        set: (v) => {
-          this.prune = v;
-        },
-      },
-      { descr: 'Time between purge runs (seconds)', min: 1, max: 1 << 24 },
-    );
+    s.int('net.inet.tcp.hostcache.cachelimit', field(this, 'cachelimit'), { descr: 'Overall entry limit for hostcache', min: 0, max: 1 << 24 });
+    s.int('net.inet.tcp.hostcache.expire', field(this, 'expire'), { descr: 'Expire time of TCP hostcache entries (seconds)', min: 1, max: 1 << 24 });
+    s.int('net.inet.tcp.hostcache.prune', field(this, 'prune'), { descr: 'Time between purge runs (seconds)', min: 1, max: 1 << 24 });
     s.int('net.inet.tcp.hostcache.count', { get: () => this.entries.size }, { descr: 'Current number of entries in hostcache', readonly: true });
     s.int(
       'net.inet.tcp.hostcache.bucketoverflow',

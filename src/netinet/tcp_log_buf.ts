@@ -32,6 +32,7 @@ import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG } from 
 import { formatAddress } from './in.js';
 import { tcpstates } from './tcp_fsm.js';
 import { TCP_RTT_SHIFT, TCP_RTTVAR_SHIFT, type TcpCb } from './tcp_var.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** FreeBSD's TCP_LOG_BUF_DEFAULT_SESSION_LIMIT. */
 export const TCP_LOG_SESSION_LIMIT_DEFAULT = 5000;
@@ -323,36 +324,22 @@ export class TcpLogBuf {
       },
       { descr: 'Log every new TCP connection', min: 0, max: 1, onChange: () => this.resubscribe() },
     );
-    s.int(
-      'net.inet.tcp.bb.log_auto_port',
-      {
-        get: () => this.autoPort,
-        set: (v) => {
-          this.autoPort = v;
-        },
-      },
-      { descr: 'Log connections with this local or foreign port (0: none)', min: 0, max: 65535, onChange: () => this.resubscribe() },
-    );
-    s.int(
-      'net.inet.tcp.bb.log_session_limit',
-      {
-        get: () => this.sessionLimit,
-        set: (v) => {
-          this.sessionLimit = v;
-        },
-      },
-      { descr: 'Events kept per logged connection (new sessions)', min: 1, max: 1_000_000 },
-    );
-    s.int(
-      'net.inet.tcp.bb.log_global_limit',
-      {
-        get: () => this.globalLimit,
-        set: (v) => {
-          this.globalLimit = v;
-        },
-      },
-      { descr: 'Events kept over all sessions; oldest finished sessions are dropped beyond it', min: 1, max: 100_000_000 },
-    );
+    s.int('net.inet.tcp.bb.log_auto_port', field(this, 'autoPort'), {
+      descr: 'Log connections with this local or foreign port (0: none)',
+      min: 0,
+      max: 65535,
+      onChange: () => this.resubscribe(),
+    });
+    s.int('net.inet.tcp.bb.log_session_limit', field(this, 'sessionLimit'), {
+      descr: 'Events kept per logged connection (new sessions)',
+      min: 1,
+      max: 1_000_000,
+    });
+    s.int('net.inet.tcp.bb.log_global_limit', field(this, 'globalLimit'), {
+      descr: 'Events kept over all sessions; oldest finished sessions are dropped beyond it',
+      min: 1,
+      max: 100_000_000,
+    });
     s.struct('net.inet.tcp.bb.stats', () => ({ ...this.stats }), { descr: 'Black box logging statistics', type: 'tcp_log_stats' });
     s.struct('net.inet.tcp.bb.sessions', () => this.list() as unknown as SysctlStruct, { descr: 'Black box log sessions', type: 'tcp_log_session' });
     V.onDestroy(() => this.unsubscribe?.());

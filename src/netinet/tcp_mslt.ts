@@ -30,6 +30,7 @@ import type { Ifnet } from '../net/if.js';
 import { IFF_LOOPBACK } from '../net/if.js';
 import type { Vnet } from '../vnet.js';
 import { IN6_IS_ADDR_LINKLOCAL, IN6_IS_ADDR_LOOPBACK, IN_LOOPBACK, in6_equal } from './in.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** NetBSD's slow-timer rate: MSL sysctls count ticks of 500 ms. */
 export const PR_SLOWHZ = 2;
@@ -72,16 +73,7 @@ export class Mslt {
     this.V = V;
     const s = V.sysctl;
     s.node('net.inet.tcp.mslt', 'MSL Truncation');
-    s.bool(
-      'net.inet.tcp.mslt.enable',
-      {
-        get: () => this.enable,
-        set: (v) => {
-          this.enable = v;
-        },
-      },
-      { descr: 'Enable TIME_WAIT truncation', onChange: (v) => this.onEnableChange?.(v) },
-    );
+    s.bool('net.inet.tcp.mslt.enable', field(this, 'enable'), { descr: 'Enable TIME_WAIT truncation', onChange: (v) => this.onEnableChange?.(v) });
     const tick = (name: 'loopback' | 'local' | 'remote' | 'remote_threshold', descr: string) =>
       s.int(
         `net.inet.tcp.mslt.${name}`,
@@ -97,16 +89,7 @@ export class Mslt {
     tick('local', 'MSL value to use for local connections');
     tick('remote', 'MSL value to use for remote connections');
     tick('remote_threshold', 'RTT estimate value to promote local to remote');
-    s.bool(
-      'net.inet.tcp.local_by_rtt',
-      {
-        get: () => this.local_by_rtt,
-        set: (v) => {
-          this.local_by_rtt = v;
-        },
-      },
-      { descr: 'Use RTT estimator for decision on local vs remote' },
-    );
+    s.bool('net.inet.tcp.local_by_rtt', field(this, 'local_by_rtt'), { descr: 'Use RTT estimator for decision on local vs remote' });
   }
 
   /** MSL of a class in slow ticks (500 ms), with NetBSD's fallbacks for 0 values. */

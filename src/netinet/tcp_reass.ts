@@ -29,6 +29,7 @@ import { TH_FIN } from '../wire/tcp.js';
 import { TCPS_HAVEESTABLISHED } from './tcp_fsm.js';
 import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT } from './tcp_seq.js';
 import { NO_SEGS, type TcpCb, type TsegQent, TF_WAKESOR } from './tcp_var.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /**
  * Where the segment ended up (FreeBSD's *seq_start / *tlenp): the queue entry now holding
@@ -75,31 +76,17 @@ export function tcp_reass_init(V: Vnet): void {
   if (s.find('net.inet.tcp.reass.maxqueuelen') !== undefined) return;
   const tcp = V.tcp;
   s.node('net.inet.tcp.reass', 'TCP Segment Reassembly Queue');
-  s.int(
-    'net.inet.tcp.reass.maxsegments',
-    {
-      get: () => tcp.reass_maxsegments,
-      set: (v) => {
-        tcp.reass_maxsegments = v;
-      },
-    },
-    { descr: 'Global maximum number of TCP Segments in Reassembly Queue', min: 0 },
-  );
+  s.int('net.inet.tcp.reass.maxsegments', field(tcp, 'reass_maxsegments'), { descr: 'Global maximum number of TCP Segments in Reassembly Queue', min: 0 });
   s.int(
     'net.inet.tcp.reass.cursegments',
     { get: () => tcp.reass_cursegments },
     { descr: 'Global number of TCP Segments currently in Reassembly Queue', readonly: true },
   );
-  s.int(
-    'net.inet.tcp.reass.maxqueuelen',
-    {
-      get: () => tcp.reass_maxqueuelen,
-      set: (v) => {
-        tcp.reass_maxqueuelen = v;
-      },
-    },
-    { descr: 'Maximum number of TCP Segments per Reassembly Queue', min: 0, unsigned: true },
-  );
+  s.int('net.inet.tcp.reass.maxqueuelen', field(tcp, 'reass_maxqueuelen'), {
+    descr: 'Maximum number of TCP Segments per Reassembly Queue',
+    min: 0,
+    unsigned: true,
+  });
 }
 
 /** Free the queue (tcp_reass_flush): connection teardown. */

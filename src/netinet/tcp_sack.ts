@@ -43,6 +43,7 @@ import {
   TT_REXMT,
   NO_HOLES,
 } from './tcp_var.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** Receiver SACK blocks kept per connection (tcp_var.h MAX_SACK_BLKS). */
 export const MAX_SACK_BLKS = 6;
@@ -93,26 +94,8 @@ export function tcp_sack_init(V: Vnet): SackVars {
   const sv = new SackVars();
   const s = V.sysctl;
   s.node('net.inet.tcp.sack', 'TCP SACK');
-  s.int(
-    'net.inet.tcp.sack.maxholes',
-    {
-      get: () => sv.maxholes,
-      set: (v) => {
-        sv.maxholes = v;
-      },
-    },
-    { descr: 'Maximum number of TCP SACK holes allowed per connection', min: 0 },
-  );
-  s.int(
-    'net.inet.tcp.sack.globalmaxholes',
-    {
-      get: () => sv.globalmaxholes,
-      set: (v) => {
-        sv.globalmaxholes = v;
-      },
-    },
-    { descr: 'Global maximum number of TCP SACK holes', min: 0 },
-  );
+  s.int('net.inet.tcp.sack.maxholes', field(sv, 'maxholes'), { descr: 'Maximum number of TCP SACK holes allowed per connection', min: 0 });
+  s.int('net.inet.tcp.sack.globalmaxholes', field(sv, 'globalmaxholes'), { descr: 'Global maximum number of TCP SACK holes', min: 0 });
   s.int('net.inet.tcp.sack.globalholes', { get: () => sv.globalholes }, { descr: 'Global number of TCP SACK holes currently allocated', readonly: true });
   if (tcp !== undefined) tcp.sack = sv;
   return sv;

@@ -103,6 +103,7 @@ import { SO_REUSEPORT, SO_REUSEPORT_LB } from '../sys/socket.js';
 import { AF_INET, AF_INET6, ntoa, ntop6 } from './in.js';
 import type { PcbShadow } from './in_pcb.js';
 import { MSLT_CLASS_NAMES, MSLT_CLASSLESS, MSLT_LOOPBACK, MSLT_REMOTE, Mslt } from './tcp_mslt.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** Set in the index of an IPv6 vestige. */
 export const VTW_V6 = 0x40000000;
@@ -719,42 +720,25 @@ export class Vtw implements PcbShadow {
     const s = V.sysctl;
     s.node('net.inet.tcp.vtw', 'Vestigial TIME_WAIT');
     s.node('net.inet6.tcp6.vtw', 'Vestigial TIME_WAIT');
-    s.int(
-      'net.inet.tcp.vtw.enable',
-      {
-        get: () => this.enable4,
-        set: (v) => {
-          this.enable4 = v;
-        },
-      },
-      { descr: 'Enable Vestigial TIME_WAIT', min: 0, max: 31, onChange: (v) => (v & 1 ? this.fam(false) : undefined) },
-    );
-    s.int(
-      'net.inet6.tcp6.vtw.enable',
-      {
-        get: () => this.enable6,
-        set: (v) => {
-          this.enable6 = v;
-        },
-      },
-      { descr: 'Enable Vestigial TIME_WAIT', min: 0, max: 31, onChange: (v) => (v & 1 ? this.fam(true) : undefined) },
-    );
-    s.int(
-      'net.inet.tcp.vtw.entries',
-      {
-        get: () => this.entries,
-        set: (v) => {
-          this.entries = v;
-        },
-      },
-      {
-        descr: 'Maximum number of vestigial TIME_WAIT entries',
-        min: VTW_ENTRIES_MIN,
-        max: VTW_ENTRIES_MAX,
-        check: (v) => (validEntries(v) ? null : 'must be a power of two'),
-        onChange: (v) => this.relayout(v, true),
-      },
-    );
+    s.int('net.inet.tcp.vtw.enable', field(this, 'enable4'), {
+      descr: 'Enable Vestigial TIME_WAIT',
+      min: 0,
+      max: 31,
+      onChange: (v) => (v & 1 ? this.fam(false) : undefined),
+    });
+    s.int('net.inet6.tcp6.vtw.enable', field(this, 'enable6'), {
+      descr: 'Enable Vestigial TIME_WAIT',
+      min: 0,
+      max: 31,
+      onChange: (v) => (v & 1 ? this.fam(true) : undefined),
+    });
+    s.int('net.inet.tcp.vtw.entries', field(this, 'entries'), {
+      descr: 'Maximum number of vestigial TIME_WAIT entries',
+      min: VTW_ENTRIES_MIN,
+      max: VTW_ENTRIES_MAX,
+      check: (v) => (validEntries(v) ? null : 'must be a power of two'),
+      onChange: (v) => this.relayout(v, true),
+    });
     s.struct('net.inet.tcp.vtw.stats', () => this.stats.toJSON(), { descr: 'Vestigial TIME_WAIT statistics (struct vtw_stats)', type: 'vtw_stats' });
     s.struct('net.inet.tcp.vtw.table', () => this.table() as unknown as SysctlStruct, {
       descr: 'Vestigial TIME_WAIT entries (netstat -V)',

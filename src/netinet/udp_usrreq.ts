@@ -94,6 +94,7 @@ import { type XInpcb, xinpcbList } from './in_pcblist.js';
 import { ip_ctloutput } from './ip_ctloutput.js';
 import { build_ip_header, icmp_error } from './ip_icmp.js';
 import { IP_ALLOWBROADCAST, IP_ROUTETOIF, ip_output } from './ip_output.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** UDP statistics (struct udpstat, netinet/udp_var.h). */
 export class UdpStat {
@@ -133,56 +134,11 @@ export class UdpVars {
     this.info = new PcbInfo(V, 'udp');
     const s = V.sysctl;
     s.node('net.inet.udp', 'UDP');
-    s.bool(
-      'net.inet.udp.checksum',
-      {
-        get: () => this.checksum,
-        set: (v) => {
-          this.checksum = v;
-        },
-      },
-      { descr: 'compute udp checksum' },
-    );
-    s.int(
-      'net.inet.udp.maxdgram',
-      {
-        get: () => this.maxdgram,
-        set: (v) => {
-          this.maxdgram = v;
-        },
-      },
-      { descr: 'Maximum outgoing UDP datagram size', min: 1, max: IP_MAXPACKET },
-    );
-    s.int(
-      'net.inet.udp.recvspace',
-      {
-        get: () => this.recvspace,
-        set: (v) => {
-          this.recvspace = v;
-        },
-      },
-      { descr: 'Maximum space for incoming UDP datagrams', min: 1, max: 1 << 30 },
-    );
-    s.bool(
-      'net.inet.udp.blackhole',
-      {
-        get: () => this.blackhole,
-        set: (v) => {
-          this.blackhole = v;
-        },
-      },
-      { descr: 'Do not send port unreachables for refused connects' },
-    );
-    s.bool(
-      'net.inet.udp.log_in_vain',
-      {
-        get: () => this.log_in_vain,
-        set: (v) => {
-          this.log_in_vain = v;
-        },
-      },
-      { descr: 'Log all incoming UDP packets' },
-    );
+    s.bool('net.inet.udp.checksum', field(this, 'checksum'), { descr: 'compute udp checksum' });
+    s.int('net.inet.udp.maxdgram', field(this, 'maxdgram'), { descr: 'Maximum outgoing UDP datagram size', min: 1, max: IP_MAXPACKET });
+    s.int('net.inet.udp.recvspace', field(this, 'recvspace'), { descr: 'Maximum space for incoming UDP datagrams', min: 1, max: 1 << 30 });
+    s.bool('net.inet.udp.blackhole', field(this, 'blackhole'), { descr: 'Do not send port unreachables for refused connects' });
+    s.bool('net.inet.udp.log_in_vain', field(this, 'log_in_vain'), { descr: 'Log all incoming UDP packets' });
     s.struct('net.inet.udp.stats', () => ({ ...this.stat }), { descr: 'UDP statistics (struct udpstat, netinet/udp_var.h)', type: 'udpstat' });
     s.struct('net.inet.udp.pcblist', () => pcblist(this.info), { descr: 'List of active UDP sockets', type: 'xinpcb' });
   }

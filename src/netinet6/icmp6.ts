@@ -68,6 +68,7 @@ import { in6_needs_zone, in6_selectsrc_ifa } from './in6_src.js';
 import { ip6_mtu_for, ip6_output } from './ip6_output.js';
 import { nd6_na_input, nd6_ns_input } from './nd6_nbr.js';
 import { nd6_ra_input, nd6_redirect_input, nd6_rs_input } from './nd6_rtr.js';
+import { field } from '../kern/kern_sysctl.js';
 
 /** ICMPv6 statistics (struct icmp6stat, netinet/icmp6.h), FreeBSD names. */
 export class Icmp6Stat {
@@ -139,56 +140,17 @@ export class Icmp6Vars {
     const s = V.sysctl;
     s.node('net.inet6', 'Internet6 Family');
     s.node('net.inet6.icmp6', 'ICMP6');
-    s.int(
-      'net.inet6.icmp6.errppslimit',
-      {
-        get: () => this.errppslimit,
-        set: (v) => {
-          this.errppslimit = v;
-        },
-      },
-      { descr: 'Maximum number of ICMPv6 error messages per second', min: 0, max: 1_000_000 },
-    );
-    s.bool(
-      'net.inet6.icmp6.rediraccept',
-      {
-        get: () => this.rediraccept,
-        set: (v) => {
-          this.rediraccept = v;
-        },
-      },
-      { descr: 'Accept ICMPv6 redirect messages' },
-    );
-    s.int(
-      'net.inet6.icmp6.redirtimeout',
-      {
-        get: () => this.redirtimeout,
-        set: (v) => {
-          this.redirtimeout = v;
-        },
-      },
-      { descr: 'Delay in seconds before expiring redirect route', min: 0, max: 86400 },
-    );
-    s.int(
-      'net.inet6.icmp6.nodeinfo',
-      {
-        get: () => this.nodeinfo,
-        set: (v) => {
-          this.nodeinfo = v;
-        },
-      },
-      { descr: 'Mask of enabled RFC4620 node information query types (not implemented: keep 0)', min: 0, max: 0 },
-    );
-    s.bool(
-      'net.inet6.icmp6.reply_from_interface',
-      {
-        get: () => this.reply_from_interface,
-        set: (v) => {
-          this.reply_from_interface = v;
-        },
-      },
-      { descr: 'Reply ICMPv6 errors from the interface the offending packet arrived on' },
-    );
+    s.int('net.inet6.icmp6.errppslimit', field(this, 'errppslimit'), { descr: 'Maximum number of ICMPv6 error messages per second', min: 0, max: 1_000_000 });
+    s.bool('net.inet6.icmp6.rediraccept', field(this, 'rediraccept'), { descr: 'Accept ICMPv6 redirect messages' });
+    s.int('net.inet6.icmp6.redirtimeout', field(this, 'redirtimeout'), { descr: 'Delay in seconds before expiring redirect route', min: 0, max: 86400 });
+    s.int('net.inet6.icmp6.nodeinfo', field(this, 'nodeinfo'), {
+      descr: 'Mask of enabled RFC4620 node information query types (not implemented: keep 0)',
+      min: 0,
+      max: 0,
+    });
+    s.bool('net.inet6.icmp6.reply_from_interface', field(this, 'reply_from_interface'), {
+      descr: 'Reply ICMPv6 errors from the interface the offending packet arrived on',
+    });
     s.struct('net.inet6.icmp6.stats', () => ({ ...this.stat, icp6s_outhist: [...this.stat.icp6s_outhist], icp6s_inhist: [...this.stat.icp6s_inhist] }), {
       descr: 'ICMPv6 statistics (struct icmp6stat, netinet/icmp6.h)',
       type: 'icmp6stat',

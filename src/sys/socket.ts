@@ -38,6 +38,7 @@ import {
   EDESTADDRREQ,
 } from './errno.js';
 import { PR_ATOMIC, PR_CONNREQUIRED, PR_WANTRCVD, PRUS_EOF, type Protosw, type Sockopt, type SockoptResult, SOCK_STREAM } from './protosw.js';
+import { field } from '../kern/kern_sysctl.js';
 
 export const SOL_SOCKET = 0xffff;
 
@@ -140,16 +141,7 @@ export class SocketVars {
 
   constructor(V: Vnet) {
     const s = V.sysctl;
-    s.int(
-      'kern.ipc.maxsockbuf',
-      {
-        get: () => this.maxsockbuf,
-        set: (v) => {
-          this.maxsockbuf = v;
-        },
-      },
-      { descr: 'Maximum socket buffer size', min: 2048 * 4, max: 2 ** 64 - 1 },
-    );
+    s.int('kern.ipc.maxsockbuf', field(this, 'maxsockbuf'), { descr: 'Maximum socket buffer size', min: 2048 * 4, max: 2 ** 64 - 1 });
     const somax = {
       get: () => this.somaxconn,
       set: (v: number) => {
@@ -158,27 +150,9 @@ export class SocketVars {
     };
     s.int('kern.ipc.soacceptqueue', somax, { descr: 'Maximum listen socket pending connection accept queue size', min: 1, max: 65535 });
     s.int('kern.ipc.somaxconn', somax, { descr: 'Maximum listen socket pending connection accept queue size (compat)', min: 1, max: 65535 });
-    s.int(
-      'kern.ipc.sockbuf_waste_factor',
-      {
-        get: () => this.sb_efficiency,
-        set: (v) => {
-          this.sb_efficiency = v;
-        },
-      },
-      { descr: 'Socket buffer size waste factor', min: 1, max: 64 },
-    );
+    s.int('kern.ipc.sockbuf_waste_factor', field(this, 'sb_efficiency'), { descr: 'Socket buffer size waste factor', min: 1, max: 64 });
     s.int('kern.ipc.numopensockets', { get: () => this.numopensockets }, { descr: 'Number of open sockets', readonly: true });
-    s.int(
-      'kern.ipc.maxsockets',
-      {
-        get: () => this.maxsockets,
-        set: (v) => {
-          this.maxsockets = v;
-        },
-      },
-      { descr: 'Maximum number of sockets available', min: 1 },
-    );
+    s.int('kern.ipc.maxsockets', field(this, 'maxsockets'), { descr: 'Maximum number of sockets available', min: 1 });
     s.int('kern.ipc.listen_overflows', { get: () => this.listen_overflows }, { descr: 'Listen queue overflows', readonly: true, counter: true });
   }
 }

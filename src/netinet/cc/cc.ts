@@ -15,7 +15,7 @@
  * (RFC 6928), and the RFC 6675 pipe computation.
  */
 
-import { SysctlError } from '../../kern/kern_sysctl.js';
+import { SysctlError, field } from '../../kern/kern_sysctl.js';
 import type { Vnet } from '../../vnet.js';
 import type { TcpCb } from '../tcp_var.js';
 
@@ -114,47 +114,17 @@ export class CcVars {
       },
     );
     s.string('net.inet.tcp.cc.available', { get: () => this.availableList() }, { descr: 'List available congestion control algorithms', readonly: true });
-    s.bool(
-      'net.inet.tcp.cc.abe',
-      {
-        get: () => this.abe,
-        set: (v) => {
-          this.abe = v;
-        },
-      },
-      { descr: 'Enable draft-ietf-tcpm-alternativebackoff-ecn (TCP Alternative Backoff with ECN)' },
-    );
-    s.bool(
-      'net.inet.tcp.cc.abe_frlossreduce',
-      {
-        get: () => this.abe_frlossreduce,
-        set: (v) => {
-          this.abe_frlossreduce = v;
-        },
-      },
-      { descr: 'Apply standard beta instead of ABE-beta during ECN-signalled congestion recovery episodes if loss also needs to be repaired' },
-    );
+    s.bool('net.inet.tcp.cc.abe', field(this, 'abe'), { descr: 'Enable draft-ietf-tcpm-alternativebackoff-ecn (TCP Alternative Backoff with ECN)' });
+    s.bool('net.inet.tcp.cc.abe_frlossreduce', field(this, 'abe_frlossreduce'), {
+      descr: 'Apply standard beta instead of ABE-beta during ECN-signalled congestion recovery episodes if loss also needs to be repaired',
+    });
     s.node('net.inet.tcp.cc.newreno', 'New Reno related settings');
-    s.int(
-      'net.inet.tcp.cc.newreno.beta',
-      {
-        get: () => this.newreno_beta,
-        set: (v) => {
-          this.newreno_beta = v;
-        },
-      },
-      { descr: 'New Reno beta, specified as number between 1 and 100', min: 1, max: 100 },
-    );
-    s.int(
-      'net.inet.tcp.cc.newreno.beta_ecn',
-      {
-        get: () => this.newreno_beta_ecn,
-        set: (v) => {
-          this.newreno_beta_ecn = v;
-        },
-      },
-      { descr: 'New Reno beta ecn, specified as number between 1 and 100', min: 1, max: 100 },
-    );
+    s.int('net.inet.tcp.cc.newreno.beta', field(this, 'newreno_beta'), { descr: 'New Reno beta, specified as number between 1 and 100', min: 1, max: 100 });
+    s.int('net.inet.tcp.cc.newreno.beta_ecn', field(this, 'newreno_beta_ecn'), {
+      descr: 'New Reno beta ecn, specified as number between 1 and 100',
+      min: 1,
+      max: 100,
+    });
   }
 
   private availableList(): string {

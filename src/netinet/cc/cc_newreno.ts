@@ -50,6 +50,7 @@ import {
   tcp_compute_pipe,
   tcp_maxseg,
 } from './cc.js';
+import { field } from '../../kern/kern_sysctl.js';
 
 /** Largest unscaled window (tcp.h); cwnd never exceeds TCP_MAXWIN << snd_scale. */
 export const TCP_MAXWIN = 65535;
@@ -126,30 +127,16 @@ export function registerHystartSysctls(V: Vnet): HystartVars {
   uint('n_rttsamples', 'The number of RTT samples that must be seen to consider HyStart++');
   s.int(
     'net.inet.tcp.cc.hystartplusplus.css_growth_div',
-    {
-      get: () => h.css_growth_div,
-      set: (v) => {
-        h.css_growth_div = v;
-      },
-    },
+    field(h, 'css_growth_div'),
     // FreeBSD accepts 0 and then divides by it; refuse it instead.
     { descr: 'The divisor to the growth when in Hystart++ CSS', unsigned: true, min: 1 },
   );
   uint('css_rounds', 'The number of rounds HyStart++ lasts in CSS before falling to CA');
-  s.int(
-    'net.inet.tcp.cc.hystartplusplus.bblogs',
-    {
-      get: () => h.bblogs,
-      set: (v) => {
-        h.bblogs = v;
-      },
-    },
-    {
-      descr: 'Do we enable HyStart++ Black Box logs to be generated if BB logging is on',
-      unsigned: true,
-      check: (v) => (v === 0 ? null : 'HyStart++ black-box log events are not implemented in bsdnet (only 0)'),
-    },
-  );
+  s.int('net.inet.tcp.cc.hystartplusplus.bblogs', field(h, 'bblogs'), {
+    descr: 'Do we enable HyStart++ Black Box logs to be generated if BB logging is on',
+    unsigned: true,
+    check: (v) => (v === 0 ? null : 'HyStart++ black-box log events are not implemented in bsdnet (only 0)'),
+  });
   return h;
 }
 
