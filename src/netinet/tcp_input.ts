@@ -99,7 +99,7 @@ import {
   TCPS_TIME_WAIT,
 } from './tcp_fsm.js';
 import { inp_isv6, tcp_maxmtu, tcp_output, tcp_route_tso, tcp_ts_getticks } from './tcp_output.js';
-import { TcpReassOut, tcp_handle_wakeup, tcp_reass } from './tcp_reass.js';
+import { tcp_handle_wakeup, tcp_reass } from './tcp_reass.js';
 import {
   SACK_CHANGE,
   SACK_NEWLOSS,
@@ -130,6 +130,7 @@ import {
   TCP_RTTVAR_SCALE,
   TCP_RTTVAR_SHIFT,
   type TcpCb,
+  type TcpSeg,
   TF2_ECN_PERMIT,
   TF2_ECN_SND_CWR,
   TF2_ECN_SND_ECE,
@@ -573,39 +574,6 @@ function tcp_ecn_input_segment(tp: TcpCb, thflags: number, iptos: number): boole
 /** The goto labels of FreeBSD's tcp_do_segment. */
 const Go = { None: 0, ProcessAck: 1, Step6: 2, Drop: 3, DropAfterAck: 4, DropWithReset: 5 } as const;
 
-/** A parsed segment passed from tcp_input to tcp_do_segment (reused; no allocation). */
-export class TcpSeg {
-  m!: Mbuf;
-  isv6 = false;
-  /** Offset of the TCP header from m.m_data (the IP header length incl. extension headers). */
-  off = 0;
-  thflags = 0;
-  th_seq = 0;
-  th_ack = 0;
-  th_win = 0;
-  th_urp = 0;
-  th_sport = 0;
-  th_dport = 0;
-  /** Bytes of IP + TCP header before the data (drop_hdrlen). */
-  drop_hdrlen = 0;
-  tlen = 0;
-  iptos = 0;
-  optOff = 0;
-  optLen = 0;
-}
-
-const segs = new WeakMap<Vnet, TcpSeg>();
-const reassOuts = new WeakMap<Vnet, TcpReassOut>();
-
-function segOf(V: Vnet): TcpSeg {
-  let s = segs.get(V);
-  if (s === undefined) {
-    s = new TcpSeg();
-    segs.set(V, s);
-  }
-  return s;
-}
-
 /** IPv4 input (pr_input). */
 export function tcp_input(m: Mbuf, off: number, _proto: number): void {
   const V = (m.rcvif as NonNullable<Mbuf['rcvif']>).if_vnet;
@@ -684,7 +652,7 @@ function tcp_input_common(V: Vnet, m0: Mbuf, off: number, isv6: boolean): void {
     b = m.m_buf;
     o = m.m_data;
   }
-  const s = segOf(V);
+  const s = V.tcp.in_seg;
   s.m = m;
   s.isv6 = isv6;
   s.off = off;
@@ -1557,11 +1525,7 @@ export function tcp_do_segment(tp: TcpCb, s: TcpSeg, to: TcpOptsScratch): void {
       m = null;
       if (tlen > 0) tp.t_flags |= TF_WAKESOR;
     } else {
-      let ro = reassOuts.get(V);
-      if (ro === undefined) {
-        ro = new TcpReassOut();
-        reassOuts.set(V, ro);
-      }
+      const ro = tcp.reass_out;
       thflags = tcp_reass(tp, th_seq, tlen, thflags, m, ro);
       m = null;
       tlen = ro.tlen;

@@ -44,7 +44,8 @@ import {
 import { AF_INET, AF_INET6, ntoa, ntop6 } from './in.js';
 import { INP_IPV4, INP_IPV6, INP_IPV6PROTO, Inpcb } from './in_pcb.js';
 import { TCPS_SYN_RECEIVED } from './tcp_fsm.js';
-import { tcp_ack_war_check, tcp_mss, type TcpSeg } from './tcp_input.js';
+import { tcp_ack_war_check, tcp_mss } from './tcp_input.js';
+import type { TcpSeg } from './tcp_var.js';
 import { inp_isv6, tcp_addoptions, tcp_ip_output, tcp_mssopt, tcp_ts_getticks } from './tcp_output.js';
 import { SEQ_GEQ, SEQ_GT, SEQ_LEQ, SEQ_LT } from './tcp_seq.js';
 import { type TcpPcbRecord, tcp_new_ts_offset, tcp_set_cc, tcp_state_change } from './tcp_subr.js';
@@ -63,6 +64,7 @@ import {
   TF_SACK_PERMIT,
   TT_KEEP,
 } from './tcp_var.js';
+import { field } from '../kern/kern_sysctl.js';
 
 const SCF_NOOPT = 0x01;
 const SCF_WINSCALE = 0x02;
@@ -141,46 +143,10 @@ export class SynCache {
     s.int('net.inet.tcp.syncache.cachelimit', { get: () => this.cache_limit }, { descr: 'Overall entry limit for syncache', readonly: true });
     s.int('net.inet.tcp.syncache.count', { get: () => this.count }, { descr: 'Current number of entries in syncache', readonly: true });
     s.int('net.inet.tcp.syncache.hashsize', { get: () => this.hashsize }, { descr: 'Size of TCP syncache hashtable', readonly: true });
-    s.int(
-      'net.inet.tcp.syncache.rexmtlimit',
-      {
-        get: () => this.rexmt_limit,
-        set: (v) => {
-          this.rexmt_limit = v;
-        },
-      },
-      { descr: 'Limit on SYN/ACK retransmissions', min: 0, max: 12 },
-    );
-    s.bool(
-      'net.inet.tcp.syncache.rst_on_sock_fail',
-      {
-        get: () => t.sc_rst_sock_fail,
-        set: (v) => {
-          t.sc_rst_sock_fail = v;
-        },
-      },
-      { descr: 'Send reset on socket allocation failure' },
-    );
-    s.bool(
-      'net.inet.tcp.syncookies',
-      {
-        get: () => t.syncookies,
-        set: (v) => {
-          t.syncookies = v;
-        },
-      },
-      { descr: 'Use TCP SYN cookies if the syncache overflows' },
-    );
-    s.bool(
-      'net.inet.tcp.syncookies_only',
-      {
-        get: () => t.syncookies_only,
-        set: (v) => {
-          t.syncookies_only = v;
-        },
-      },
-      { descr: 'Use only TCP SYN cookies' },
-    );
+    s.int('net.inet.tcp.syncache.rexmtlimit', field(this, 'rexmt_limit'), { descr: 'Limit on SYN/ACK retransmissions', min: 0, max: 12 });
+    s.bool('net.inet.tcp.syncache.rst_on_sock_fail', field(t, 'sc_rst_sock_fail'), { descr: 'Send reset on socket allocation failure' });
+    s.bool('net.inet.tcp.syncookies', field(t, 'syncookies'), { descr: 'Use TCP SYN cookies if the syncache overflows' });
+    s.bool('net.inet.tcp.syncookies_only', field(t, 'syncookies_only'), { descr: 'Use only TCP SYN cookies' });
     // sockstat / netstat show embryonic connections as SYN_RCVD.
     t.pcblistHooks.push(() => this.pcblist());
     V.onDestroy(() => {

@@ -37,13 +37,13 @@ import { AF_INET, AF_INET6, ntoa, ntop6 } from './in.js';
 import { IN6P_IPV6_V6ONLY, INP_DROPPED, INP_IPV4, INP_IPV6, INP_IPV6PROTO } from './in_pcb.js';
 import { MSLT_CLASSLESS } from './tcp_mslt.js';
 import { TCPS_TIME_WAIT } from './tcp_fsm.js';
-import type { TcpSeg } from './tcp_input.js';
 import { inp_isv6, tcp_addoptions, tcp_ip_output, tcp_output, tcp_ts_getticks } from './tcp_output.js';
 import { tcp_free_sackholes } from './tcp_sack.js';
 import { SEQ_GT, TSTMP_GT } from './tcp_seq.js';
 import { respondTemplate, tcp_close, tcp_new_ts_offset, tcp_respond, tcp_state_change, type TcpPcbRecord } from './tcp_subr.js';
 import { msToTicks, tcp_timer_activate } from './tcp_timer.js';
 import { type TcpCb, TF_ACKNOW, TF_NOOPT, TF_RCVD_TSTMP, TT_2MSL, TT_DELACK, TT_KEEP, TT_PERSIST, TT_REXMT } from './tcp_var.js';
+import type { TcpSeg } from './tcp_var.js';
 import { VTW_F_REUSEADDR, VTW_F_REUSEPORT, VTW_F_TS, VTW_F_V6ONLY } from './tcp_vtw.js';
 
 /** RFC 7323 §5.5: a ts_recent older than 24 days is invalid (TCP_PAWS_IDLE, ms as tcp_ts_getticks). */

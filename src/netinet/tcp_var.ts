@@ -25,6 +25,7 @@ import { PcbInfo } from './in_pcb.js';
 import { TCPS_CLOSED } from './tcp_fsm.js';
 import type { SynCache } from './tcp_syncache.js';
 import type { TcpPcbRecord } from './tcp_subr.js';
+import { TcpReassOut } from './tcp_reass.js';
 
 // --- timers (tcp_timer.h) ---
 export const TT_DELACK = 0;
@@ -849,6 +850,27 @@ export class TcpOutOpts {
   }
 }
 
+/** A parsed segment passed from tcp_input to tcp_do_segment (reused; no allocation). */
+export class TcpSeg {
+  m!: Mbuf;
+  isv6 = false;
+  /** Offset of the TCP header from m.m_data (the IP header length incl. extension headers). */
+  off = 0;
+  thflags = 0;
+  th_seq = 0;
+  th_ack = 0;
+  th_win = 0;
+  th_urp = 0;
+  th_sport = 0;
+  th_dport = 0;
+  /** Bytes of IP + TCP header before the data (drop_hdrlen). */
+  drop_hdrlen = 0;
+  tlen = 0;
+  iptos = 0;
+  optOff = 0;
+  optLen = 0;
+}
+
 /** Per-Vnet scratch for tcp_output (no per-segment allocation). */
 export class TcpOutScratch {
   readonly to = new TcpOutOpts();
@@ -974,6 +996,9 @@ export class TcpVars {
   readonly dropTimewaitHooks: (() => number)[] = [];
   /** tcp_input's option scratch (tcp_input never re-enters itself: output is queued). */
   readonly in_to = new TcpOptsScratch();
+  /** The segment tcp_input is working on, and where tcp_reass says it ended (reused). */
+  readonly in_seg = new TcpSeg();
+  readonly reass_out = new TcpReassOut();
   /** net.inet.tcp.syncache.rst_on_sock_fail */
   sc_rst_sock_fail = true;
   /** Connections per state (net.inet.tcp.states, TCPSTATES_INC/DEC). */
