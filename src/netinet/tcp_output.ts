@@ -14,7 +14,7 @@
  * which is what packetdrill scripts written against FreeBSD expect byte for byte.
  */
 
-import { CSUM_IP6_TCP, CSUM_IP_TCP, type Mbuf, m_freem, MHLEN, MAX_LINKHDR } from '../mbuf/mbuf.js';
+import { CSUM_IP6_TCP, CSUM_IP_TCP, type Mbuf, m_copydata, m_freem, MHLEN, MAX_LINKHDR } from '../mbuf/mbuf.js';
 import { ip6_output } from '../netinet6/ip6_output.js';
 import { EACCES, EHOSTDOWN, EHOSTUNREACH, EMSGSIZE, ENETDOWN, ENETUNREACH, ENOBUFS, EPERM } from '../sys/errno.js';
 import { sbsndptr, sbspace, type Socket, SB_AUTOSIZE } from '../sys/socket.js';
@@ -69,7 +69,7 @@ import { INP_IPV4, INP_IPV6, type Inpcb } from './in_pcb.js';
 import { build_ip_header } from './ip_icmp.js';
 import { ip_output } from './ip_output.js';
 import { TCPS_HAVEESTABLISHED, TCPS_HAVERCVDFIN, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, tcp_outflags } from './tcp_fsm.js';
-import { SEQ_GEQ, SEQ_GT, SEQ_LT, SEQ_MIN } from './tcp_seq.js';
+import { SEQ_GEQ, SEQ_GT, SEQ_LT, SEQ_MIN, seqAdd } from './tcp_seq.js';
 import { tcp_setpersist, tcp_timer_activate, tcp_timer_active } from './tcp_timer.js';
 import {
   type SackHole,
@@ -430,7 +430,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
   // TSO: bulk sends only (no SACK retransmit, no SACK blocks to advertise, not a SYN).
   if (len > tp.t_maxseg && tp.t_flags & TF_TSO && V.tcp.do_tso && tp.rcv_numsacks === 0 && !sack_rxmit && !(flags & TH_SYN)) tso = true;
 
-  if (SEQ_LT(seqPlus(sack_rxmit && p ? p.rxmit : tp.snd_nxt, len), seqPlus(tp.snd_una, sb.sb_ccc))) flags &= ~TH_FIN;
+  if (SEQ_LT(seqAdd(sack_rxmit && p ? p.rxmit : tp.snd_nxt, len), seqAdd(tp.snd_una, sb.sb_ccc))) flags &= ~TH_FIN;
 
   let recwin = Math.min(Math.max(sbspace(so.so_rcv), 0), TCP_MAXWIN << tp.rcv_scale);
 
@@ -570,7 +570,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
     const ptr = sbsndptr(sb, off);
     if (len <= MHLEN - totalHdr - MAX_LINKHDR && ptr !== null) {
       // Small: copy into the header mbuf (FreeBSD does the same below MHLEN).
-      copyFromChain(ptr.m, ptr.moff, len, m.m_buf, m.m_data + totalHdr);
+      m_copydata(ptr.m, ptr.moff, len, m.m_buf, m.m_data + totalHdr);
       m.m_len += len;
     } else if (ptr !== null) {
       const data = V.mbufs.copym(ptr.m, ptr.moff, len);
@@ -706,7 +706,7 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
       xlen++;
       tp.t_flags |= TF_SENTFIN;
     }
-    if (SEQ_GT(seqPlus(tp.snd_nxt, xlen), tp.snd_max)) tp.snd_max = seqPlus(tp.snd_nxt, xlen);
+    if (SEQ_GT(seqAdd(tp.snd_nxt, xlen), tp.snd_max)) tp.snd_max = seqAdd(tp.snd_nxt, xlen);
   }
 
   if (V.tcp.probes.send.enabled) V.tcp.probes.send.fire(tp, seq, len, flags);
@@ -751,28 +751,9 @@ function tcp_output_one(tp: TcpCb, so: Socket, idle: boolean, _ticks: number): n
   st.tcps_sndtotal++;
   tp.t_sndpack++;
   // The advertised window edge only moves right.
-  if (SEQ_GT(seqPlus(tp.rcv_nxt, recwin), tp.rcv_adv)) tp.rcv_adv = seqPlus(tp.rcv_nxt, recwin);
+  if (SEQ_GT(seqAdd(tp.rcv_nxt, recwin), tp.rcv_adv)) tp.rcv_adv = seqAdd(tp.rcv_nxt, recwin);
   tp.last_ack_sent = tp.rcv_nxt;
   tp.t_flags &= ~(TF_ACKNOW | TF_DELACK);
   if (tcp_timer_active(tp, TT_DELACK)) tcp_timer_activate(tp, TT_DELACK, 0);
   return sendalot ? -1 : 0;
-}
-
-function seqPlus(a: number, n: number): number {
-  return (a + n) >>> 0;
-}
-
-function copyFromChain(m: Mbuf, moff: number, len: number, dst: Uint8Array, dstOff: number): void {
-  let x: Mbuf | null = m;
-  let off = moff;
-  while (len > 0 && x !== null) {
-    const k = Math.min(x.m_len - off, len);
-    if (k > 0) {
-      dst.set(x.m_buf.subarray(x.m_data + off, x.m_data + off + k), dstOff);
-      dstOff += k;
-      len -= k;
-    }
-    off = 0;
-    x = x.m_next;
-  }
 }
