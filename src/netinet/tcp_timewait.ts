@@ -94,6 +94,38 @@ export function tcp_twstart(tp: TcpCb): void {
   tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
 }
 
+/** What tcp_twcheck's rules say to do with a segment (bits; 0 = drop it). */
+const TW_RECYCLE = 1; // an acceptable new SYN: end the TIME_WAIT, look for a listener
+const TW_RESTART = 2; // a retransmitted FIN: restart the 2*MSL wait
+const TW_ACK = 4; // answer with an ACK
+
+/**
+ * tcp_twcheck's rules over a TIME_WAIT connection's state, shared by the full tcpcb and the
+ * vestige so both behave exactly alike:
+ *  - RSTs are dropped (RFC 1337, FreeBSD); so is SYN|FIN with net.inet.tcp.drop_synfin;
+ *  - a new SYN above rcv_nxt, or with a newer timestamp when both use them (RFC 6191 §2),
+ *    ends the TIME_WAIT (RFC 9293 §3.10.7.4 note);
+ *  - segments without ACK are dropped, and so are those missing negotiated timestamps
+ *    (RFC 7323 §3.2) unless net.inet.tcp.tolerate_missing_ts;
+ *  - a retransmitted FIN restarts the 2*MSL wait (RFC 9293 §3.10.7.4 eighth check);
+ *  - data, and anything but an exact duplicate ACK, is acknowledged.
+ */
+function tw_rules(V: Vnet, to: TcpOptsScratch, s: TcpSeg, rcv_nxt: number, snd_nxt: number, hasTs: boolean, ts_recent: number): number {
+  const thflags = s.thflags;
+  if (thflags & TH_RST) return 0;
+  if (thflags & TH_SYN && thflags & TH_FIN && V.tcp.drop_synfin) return 0;
+  if ((thflags & (TH_SYN | TH_ACK)) === TH_SYN) {
+    const tsNewer = hasTs && (to.flags & TOF_TS) !== 0 && TSTMP_GT(to.tsval, ts_recent);
+    if (SEQ_GT(s.th_seq, rcv_nxt) || tsNewer) return TW_RECYCLE;
+  }
+  if (!(thflags & TH_ACK)) return 0;
+  if (!(to.flags & TOF_TS) && ts_recent !== 0 && !V.tcp.tolerate_missing_ts) return 0;
+  let r = 0;
+  if (thflags & TH_FIN && (s.th_seq + s.tlen + (thflags & TH_SYN ? 1 : 0) + 1) >>> 0 === rcv_nxt) r |= TW_RESTART;
+  if (thflags !== TH_ACK || s.tlen !== 0 || s.th_seq !== rcv_nxt || s.th_ack !== snd_nxt) r |= TW_ACK;
+  return r;
+}
+
 /**
  * A segment for a connection in TIME_WAIT (tcp_twcheck). Returns true when the TIME_WAIT
  * was ended by an acceptable new SYN: the caller then looks for a listener. Consumes s.m
@@ -102,45 +134,18 @@ export function tcp_twstart(tp: TcpCb): void {
 export function tcp_twcheck(tp: TcpCb, to: TcpOptsScratch, s: TcpSeg): boolean {
   const V = tp.t_vnet;
   const st = V.tcp.stat;
-  const thflags = s.thflags;
-  const m = s.m;
-  if (thflags & TH_RST) {
-    m_freem(m);
-    return false;
+  const r = tw_rules(V, to, s, tp.rcv_nxt, tp.snd_nxt, (tp.t_flags & TF_RCVD_TSTMP) !== 0, tp.ts_recent);
+  if (r & TW_RECYCLE) {
+    tcp_close(tp);
+    st.tcps_tw_recycles++;
+    return true;
   }
-  if (thflags & TH_SYN && thflags & TH_FIN && V.tcp.drop_synfin) {
-    m_freem(m);
-    return false;
-  }
-  // A new connection request (RFC 9293 §3.10.7.4 note; RFC 6191 §2 with timestamps).
-  if ((thflags & (TH_SYN | TH_ACK)) === TH_SYN) {
-    const tsNewer = tp.t_flags & TF_RCVD_TSTMP && to.flags & TOF_TS && TSTMP_GT(to.tsval, tp.ts_recent);
-    if (SEQ_GT(s.th_seq, tp.rcv_nxt) || tsNewer) {
-      tcp_close(tp);
-      st.tcps_tw_recycles++;
-      return true;
-    }
-  }
-  if (!(thflags & TH_ACK)) {
-    m_freem(m);
-    return false;
-  }
-  // RFC 7323 §3.2: timestamps were negotiated but this segment has none.
-  if (!(to.flags & TOF_TS) && tp.ts_recent !== 0 && !V.tcp.tolerate_missing_ts) {
-    m_freem(m);
-    return false;
-  }
-  // A retransmitted FIN: restart the 2*MSL wait.
-  if (thflags & TH_FIN) {
-    const seq = (s.th_seq + s.tlen + (thflags & TH_SYN ? 1 : 0)) >>> 0;
-    if ((seq + 1) >>> 0 === tp.rcv_nxt) tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
-  }
-  // Acknowledge data and anything that is not an exact duplicate ACK.
-  if (thflags !== TH_ACK || s.tlen !== 0 || s.th_seq !== tp.rcv_nxt || s.th_ack !== tp.snd_nxt) {
-    tcp_respond(V, tp, m, s.off, s.isv6, tp.rcv_nxt, tp.snd_nxt, TH_ACK);
+  if (r & TW_RESTART) tcp_timer_activate(tp, TT_2MSL, tcp_2msl(tp));
+  if (r & TW_ACK) {
+    tcp_respond(V, tp, s.m, s.off, s.isv6, tp.rcv_nxt, tp.snd_nxt, TH_ACK);
     st.tcps_tw_responds++;
   }
-  m_freem(m);
+  m_freem(s.m);
   return false;
 }
 
@@ -260,51 +265,23 @@ export function tcp_vtw_respond(V: Vnet, m: Mbuf, off: number, isv6: boolean, ac
 export function tcp_vtw_twcheck(V: Vnet, idx: number, to: TcpOptsScratch, s: TcpSeg): boolean {
   const vtw = V.vtw;
   const st = V.tcp.stat;
-  const thflags = s.thflags;
-  const m = s.m;
-  // RFC 1337: RSTs are dropped (FreeBSD).
-  if (thflags & TH_RST) {
-    m_freem(m);
-    return false;
-  }
-  if (thflags & TH_SYN && thflags & TH_FIN && V.tcp.drop_synfin) {
-    m_freem(m);
-    return false;
-  }
   const rcv_nxt = vtw.rcv_nxt(idx);
   const snd_nxt = vtw.snd_nxt(idx);
   const ts_recent = vtw.ts_recent(idx);
   const hasTs = vtw.hasTimestamps(idx);
-  // A new connection request (RFC 9293 §3.10.7.4 note; RFC 6191 §2 with timestamps).
-  if ((thflags & (TH_SYN | TH_ACK)) === TH_SYN) {
-    const tsNewer = hasTs && to.flags & TOF_TS && TSTMP_GT(to.tsval, ts_recent);
-    if (SEQ_GT(s.th_seq, rcv_nxt) || tsNewer) {
-      vtw.del(idx);
-      st.tcps_tw_recycles++;
-      return true;
-    }
-  }
-  if (!(thflags & TH_ACK)) {
-    m_freem(m);
-    return false;
-  }
-  // RFC 7323 §3.2: timestamps were negotiated but this segment has none.
-  if (!(to.flags & TOF_TS) && ts_recent !== 0 && !V.tcp.tolerate_missing_ts) {
-    m_freem(m);
-    return false;
+  const r = tw_rules(V, to, s, rcv_nxt, snd_nxt, hasTs, ts_recent);
+  if (r & TW_RECYCLE) {
+    vtw.del(idx);
+    st.tcps_tw_recycles++;
+    return true;
   }
   const win = vtw.rcv_wnd(idx);
-  // A retransmitted FIN: restart the 2*MSL wait (RFC 9293 §3.10.7.4).
-  if (thflags & TH_FIN) {
-    const seq = (s.th_seq + s.tlen + (thflags & TH_SYN ? 1 : 0)) >>> 0;
-    if ((seq + 1) >>> 0 === rcv_nxt) vtw.restart(idx, vtw_lifetime_ns(V, vtw.mslClass(idx)));
-  }
-  // Acknowledge data and anything that is not an exact duplicate ACK.
-  if (thflags !== TH_ACK || s.tlen !== 0 || s.th_seq !== rcv_nxt || s.th_ack !== snd_nxt) {
-    tcp_vtw_respond(V, m, s.off, s.isv6, rcv_nxt, snd_nxt, win, hasTs, ts_recent);
+  if (r & TW_RESTART) vtw.restart(idx, vtw_lifetime_ns(V, vtw.mslClass(idx)));
+  if (r & TW_ACK) {
+    tcp_vtw_respond(V, s.m, s.off, s.isv6, rcv_nxt, snd_nxt, win, hasTs, ts_recent);
     st.tcps_tw_responds++;
   }
-  m_freem(m);
+  m_freem(s.m);
   return false;
 }
 
