@@ -19,67 +19,13 @@ export function sipKeyFromBytes(b: Uint8Array, off = 0): SipKey {
   return k;
 }
 
-/** State: v0..v3 as (hi, lo) pairs. */
-class SipState {
-  readonly v = new Uint32Array(8); // v0h v0l v1h v1l v2h v2l v3h v3l
-}
-
-function add64(v: Uint32Array, a: number, b: number): void {
-  // v[a] += v[b] (64-bit), indices are of the high word
-  const lo = (v[a + 1] as number) + (v[b + 1] as number);
-  v[a] = ((v[a] as number) + (v[b] as number) + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-  v[a + 1] = lo >>> 0;
-}
-
-function rotl64(v: Uint32Array, a: number, n: number): void {
-  let h = v[a] as number;
-  let l = v[a + 1] as number;
-  if (n >= 32) {
-    const t = h;
-    h = l;
-    l = t;
-    n -= 32;
-  }
-  if (n === 0) {
-    v[a] = h;
-    v[a + 1] = l;
-    return;
-  }
-  v[a] = ((h << n) | (l >>> (32 - n))) >>> 0;
-  v[a + 1] = ((l << n) | (h >>> (32 - n))) >>> 0;
-}
-
-function xor64(v: Uint32Array, a: number, b: number): void {
-  v[a] = ((v[a] as number) ^ (v[b] as number)) >>> 0;
-  v[a + 1] = ((v[a + 1] as number) ^ (v[b + 1] as number)) >>> 0;
-}
-
-function swap32(v: Uint32Array, a: number): void {
-  const t = v[a] as number;
-  v[a] = v[a + 1] as number;
-  v[a + 1] = t;
-}
-
-function sipround(v: Uint32Array): void {
-  add64(v, 0, 2);
-  rotl64(v, 2, 13);
-  xor64(v, 2, 0);
-  swap32(v, 0);
-  add64(v, 4, 6);
-  rotl64(v, 6, 16);
-  xor64(v, 6, 4);
-  add64(v, 0, 6);
-  rotl64(v, 6, 21);
-  xor64(v, 6, 0);
-  add64(v, 4, 2);
-  rotl64(v, 2, 17);
-  xor64(v, 2, 4);
-  swap32(v, 4);
-}
-
-/** A reusable SipHash-2-4 hasher over 32-bit words. */
+/**
+ * A reusable SipHash-2-4 hasher over 32-bit words.
+ *
+ * The four 64-bit lanes live in eight int32 locals (hi/lo halves) for the whole hash, so V8
+ * keeps them in registers: no state array, no helper calls per round.
+ */
 export class SipHash {
-  private readonly st = new SipState();
   private readonly key: SipKey;
 
   constructor(key: SipKey) {
@@ -88,42 +34,86 @@ export class SipHash {
 
   /** Hash `n` 32-bit words from `words`; returns the low 32 bits of the 64-bit result. */
   hash32(words: ArrayLike<number>, n = words.length): number {
-    const v = this.st.v;
     const k = this.key;
     const k0l = k[0] as number;
     const k0h = k[1] as number;
     const k1l = k[2] as number;
     const k1h = k[3] as number;
-    v[0] = (k0h ^ 0x736f6d65) >>> 0;
-    v[1] = (k0l ^ 0x70736575) >>> 0;
-    v[2] = (k1h ^ 0x646f7261) >>> 0;
-    v[3] = (k1l ^ 0x6e646f6d) >>> 0;
-    v[4] = (k0h ^ 0x6c796765) >>> 0;
-    v[5] = (k0l ^ 0x6e657261) >>> 0;
-    v[6] = (k1h ^ 0x74656462) >>> 0;
-    v[7] = (k1l ^ 0x79746573) >>> 0;
-    const bytes = n * 4;
-    let i = 0;
-    // Full 8-byte blocks: two words, little-endian (word i is the low half).
-    for (; i + 1 < n; i += 2) this.block(words[i + 1] as number, words[i] as number);
-    // Final block: the remaining word (if any) and the length byte in the top.
-    const tailLo = i < n ? (words[i] as number) >>> 0 : 0;
-    this.block(((bytes & 0xff) << 24) >>> 0, tailLo);
-    v[5] = (v[5] as number) ^ 0xff;
-    sipround(v);
-    sipround(v);
-    sipround(v);
-    sipround(v);
-    return ((v[1] as number) ^ (v[3] as number) ^ (v[5] as number) ^ (v[7] as number)) >>> 0;
-  }
-
-  private block(mh: number, ml: number): void {
-    const v = this.st.v;
-    v[6] = ((v[6] as number) ^ mh) >>> 0;
-    v[7] = ((v[7] as number) ^ ml) >>> 0;
-    sipround(v);
-    sipround(v);
-    v[0] = ((v[0] as number) ^ mh) >>> 0;
-    v[1] = ((v[1] as number) ^ ml) >>> 0;
+    let v0h = k0h ^ 0x736f6d65;
+    let v0l = k0l ^ 0x70736575;
+    let v1h = k1h ^ 0x646f7261;
+    let v1l = k1l ^ 0x6e646f6d;
+    let v2h = k0h ^ 0x6c796765;
+    let v2l = k0l ^ 0x6e657261;
+    let v3h = k1h ^ 0x74656462;
+    let v3l = k1l ^ 0x79746573;
+    // Blocks of two words, little-endian (word 2b is the low half); the last block holds the
+    // remaining word (if any) and the length byte in its top. It gets c = 2 rounds, then
+    // v2 ^= 0xff and d = 4 rounds: 6 in one loop.
+    const last = n >> 1;
+    for (let b = 0; b <= last; b++) {
+      let mh: number;
+      let ml: number;
+      if (b < last) {
+        ml = (words[2 * b] as number) | 0;
+        mh = (words[2 * b + 1] as number) | 0;
+      } else {
+        ml = n & 1 ? (words[n - 1] as number) | 0 : 0;
+        mh = ((n * 4) & 0xff) << 24;
+      }
+      v3h ^= mh;
+      v3l ^= ml;
+      const rounds = b < last ? 2 : 6;
+      for (let r = 0; r < rounds; r++) {
+        if (r === 2) {
+          v0h ^= mh;
+          v0l ^= ml;
+          v2l ^= 0xff;
+        }
+        // v0 += v1; v1 <<<= 13; v1 ^= v0; v0 <<<= 32
+        let lo = (v0l + v1l) | 0;
+        v0h = (v0h + v1h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+        v0l = lo;
+        let t = (v1h << 13) | (v1l >>> 19);
+        v1l = (v1l << 13) | (v1h >>> 19);
+        v1h = t ^ v0h;
+        v1l ^= v0l;
+        t = v0h;
+        v0h = v0l;
+        v0l = t;
+        // v2 += v3; v3 <<<= 16; v3 ^= v2
+        lo = (v2l + v3l) | 0;
+        v2h = (v2h + v3h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+        v2l = lo;
+        t = (v3h << 16) | (v3l >>> 16);
+        v3l = (v3l << 16) | (v3h >>> 16);
+        v3h = t ^ v2h;
+        v3l ^= v2l;
+        // v0 += v3; v3 <<<= 21; v3 ^= v0
+        lo = (v0l + v3l) | 0;
+        v0h = (v0h + v3h + (lo >>> 0 < v0l >>> 0 ? 1 : 0)) | 0;
+        v0l = lo;
+        t = (v3h << 21) | (v3l >>> 11);
+        v3l = (v3l << 21) | (v3h >>> 11);
+        v3h = t ^ v0h;
+        v3l ^= v0l;
+        // v2 += v1; v1 <<<= 17; v1 ^= v2; v2 <<<= 32
+        lo = (v2l + v1l) | 0;
+        v2h = (v2h + v1h + (lo >>> 0 < v2l >>> 0 ? 1 : 0)) | 0;
+        v2l = lo;
+        t = (v1h << 17) | (v1l >>> 15);
+        v1l = (v1l << 17) | (v1h >>> 15);
+        v1h = t ^ v2h;
+        v1l ^= v2l;
+        t = v2h;
+        v2h = v2l;
+        v2l = t;
+      }
+      if (b < last) {
+        v0h ^= mh;
+        v0l ^= ml;
+      }
+    }
+    return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
   }
 }
