@@ -310,10 +310,20 @@ export class PcbInfo {
   readonly name: string;
   /** All PCBs in creation order (the list netstat walks). */
   readonly list = new Set<Inpcb>();
-  private readonly exact = new Map<number, Inpcb>();
+  /**
+   * Exact-match hash chains (Inpcb.inp_hnext) by inp_hkey & exactMask: a bucket array that
+   * grows with the number of connected PCBs and never shrinks (as the BSD hashinit tables).
+   * Not a Map: a Map keyed by the tuple hash shrinks and rehashes itself as connections come
+   * and go, which made every close pay for a table reallocation.
+   */
+  private exact: (Inpcb | null)[] = new Array<Inpcb | null>(64).fill(null);
+  private exactMask = 63;
+  private exactCount = 0;
   private readonly wild = new Map<number, Inpcb[]>();
   /** Head of each local port's chain (Inpcb.inp_portnext/inp_portprev), most recent first. */
-  private readonly ports = new Map<number, Inpcb>();
+  // An emptied port keeps its key (null head): at most 65536 keys, and no Map shrink/regrow as
+  // ephemeral ports are taken and released.
+  private readonly ports = new Map<number, Inpcb | null>();
   gencnt = 0;
   /** Other holders of ports/tuples (VTW). */
   readonly shadows: PcbShadow[] = [];
@@ -365,8 +375,7 @@ export class PcbInfo {
     if (next !== null) next.inp_portprev = prev;
     if (prev !== null) prev.inp_portnext = next;
     else if (this.ports.get(inp.inp_lport) === inp) {
-      if (next !== null) this.ports.set(inp.inp_lport, next);
-      else this.ports.delete(inp.inp_lport);
+      this.ports.set(inp.inp_lport, next);
     }
     inp.inp_portnext = null;
     inp.inp_portprev = null;
@@ -396,17 +405,48 @@ export class PcbInfo {
         ? hash4(inp.inp_faddr, inp.inp_fport, inp.inp_lport)
         : hash6(inp.in6p_faddr, inp.inp_fport, inp.inp_lport);
     inp.inp_hkey = key;
-    inp.inp_hnext = this.exact.get(key) ?? null;
-    this.exact.set(key, inp);
+    if (++this.exactCount > this.exact.length) this.exactGrow();
+    const i = key & this.exactMask;
+    inp.inp_hnext = this.exact[i] as Inpcb | null;
+    this.exact[i] = inp;
     inp.inp_inhash = true;
   }
 
+  private exactGrow(): void {
+    const old = this.exact;
+    const n = old.length * 2;
+    const t = new Array<Inpcb | null>(n).fill(null);
+    const mask = n - 1;
+    // Bucket i splits into i and i + old.length; chains keep their order (most recent first).
+    for (let i = 0; i < old.length; i++) {
+      let lo: Inpcb | null = null;
+      let hi: Inpcb | null = null;
+      for (let p = old[i] as Inpcb | null; p !== null; ) {
+        const next: Inpcb | null = p.inp_hnext;
+        const j = p.inp_hkey & mask;
+        p.inp_hnext = null;
+        if (j === i) {
+          if (lo === null) t[j] = p;
+          else lo.inp_hnext = p;
+          lo = p;
+        } else {
+          if (hi === null) t[j] = p;
+          else hi.inp_hnext = p;
+          hi = p;
+        }
+        p = next;
+      }
+    }
+    this.exact = t;
+    this.exactMask = mask;
+  }
+
   private exactDel(inp: Inpcb): void {
-    const key = inp.inp_hkey;
-    let p = this.exact.get(key) ?? null;
+    const i = inp.inp_hkey & this.exactMask;
+    let p = this.exact[i] as Inpcb | null;
+    this.exactCount--;
     if (p === inp) {
-      if (inp.inp_hnext) this.exact.set(key, inp.inp_hnext);
-      else this.exact.delete(key);
+      this.exact[i] = inp.inp_hnext;
     } else {
       while (p !== null && p.inp_hnext !== inp) p = p.inp_hnext;
       if (p !== null) p.inp_hnext = inp.inp_hnext;
@@ -445,7 +485,7 @@ export class PcbInfo {
    */
   lookup4(faddr: number, fport: number, laddr: number, lport: number, wildcard: boolean): Inpcb | null {
     this.lookups++;
-    for (let p = this.exact.get(hash4(faddr, fport, lport)) ?? null; p !== null; p = p.inp_hnext) {
+    for (let p = this.exact[hash4(faddr, fport, lport) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
       if (p.inp_faddr === faddr && p.inp_fport === fport && p.inp_lport === lport && p.inp_laddr === laddr && p.inp_vflag & INP_IPV4) return p;
     }
     if (!wildcard) return null;
@@ -470,7 +510,7 @@ export class PcbInfo {
   lookup6(faddr: Uint8Array, fport: number, laddr: Uint8Array, lport: number, wildcard: boolean, faoff = 0, laoff = 0): Inpcb | null {
     this.lookups++;
     const fa = faoff === 0 && faddr.length === 16 ? faddr : faddr.subarray(faoff, faoff + 16);
-    for (let p = this.exact.get(hash6(fa, fport, lport)) ?? null; p !== null; p = p.inp_hnext) {
+    for (let p = this.exact[hash6(fa, fport, lport) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
       if (
         p.inp_fport === fport &&
         p.inp_lport === lport &&
