@@ -115,6 +115,7 @@ const INPCB_COLD_DEFAULTS = new InpcbCold();
 const INP_IN_HASH = 1;
 const INP_IN_WILD = 2;
 const INP_IN_PORT = 4;
+const INP_IN_LIST = 8;
 
 export class Inpcb {
   readonly inp_pcbinfo: PcbInfo;
@@ -140,7 +141,10 @@ export class Inpcb {
   /** Port chain (intrusive, most recent first): the PCBs bound to inp_lport. */
   inp_portnext: Inpcb | null = null;
   inp_portprev: Inpcb | null = null;
-  /** Which indexes hold this PCB (INP_IN_HASH, INP_IN_WILD, INP_IN_PORT bits). */
+  /** PcbInfo.list (intrusive, creation order). */
+  inp_listnext: Inpcb | null = null;
+  inp_listprev: Inpcb | null = null;
+  /** Which indexes hold this PCB (INP_IN_HASH, INP_IN_WILD, INP_IN_PORT, INP_IN_LIST bits). */
   private inp_indexes = 0;
   inp_gencnt = 0;
 
@@ -225,6 +229,12 @@ export class Inpcb {
   set inp_inport(v: boolean) {
     this.inp_indexes = v ? this.inp_indexes | INP_IN_PORT : this.inp_indexes & ~INP_IN_PORT;
   }
+  get inp_inlist(): boolean {
+    return (this.inp_indexes & INP_IN_LIST) !== 0;
+  }
+  set inp_inlist(v: boolean) {
+    this.inp_indexes = v ? this.inp_indexes | INP_IN_LIST : this.inp_indexes & ~INP_IN_LIST;
+  }
   private cold(): InpcbCold {
     let c = this._cold;
     if (c === null) c = this._cold = new InpcbCold();
@@ -304,12 +314,59 @@ export function hash6(faddr: Uint8Array, fport: number, lport: number): number {
   return mix(v6word(faddr), (fport << 16) | lport, 6);
 }
 
+/**
+ * A protocol's PCBs in creation order: an intrusive doubly linked list (Inpcb.inp_listnext /
+ * inp_listprev), iterated like the Set it replaces — a PCB removed during a walk is skipped, one
+ * added is visited. Not a Set: a Set of short-lived PCBs shrinks and rehashes itself as
+ * connections come and go. A removed PCB keeps its inp_listnext so that a walk standing on it
+ * can go on.
+ */
+export class PcbList implements Iterable<Inpcb> {
+  private head: Inpcb | null = null;
+  private tail: Inpcb | null = null;
+  size = 0;
+
+  add(inp: Inpcb): void {
+    if (inp.inp_inlist) return;
+    const t = this.tail;
+    inp.inp_listprev = t;
+    inp.inp_listnext = null;
+    if (t !== null) t.inp_listnext = inp;
+    else this.head = inp;
+    this.tail = inp;
+    inp.inp_inlist = true;
+    this.size++;
+  }
+
+  delete(inp: Inpcb): boolean {
+    if (!inp.inp_inlist) return false;
+    const p = inp.inp_listprev;
+    const n = inp.inp_listnext;
+    if (p !== null) p.inp_listnext = n;
+    else this.head = n;
+    if (n !== null) n.inp_listprev = p;
+    else this.tail = p;
+    inp.inp_listprev = null;
+    inp.inp_inlist = false;
+    this.size--;
+    return true;
+  }
+
+  has(inp: Inpcb): boolean {
+    return inp.inp_inlist;
+  }
+
+  *[Symbol.iterator](): Iterator<Inpcb> {
+    for (let p = this.head; p !== null; p = p.inp_listnext) if (p.inp_inlist) yield p;
+  }
+}
+
 /** One protocol's PCBs (struct inpcbinfo). */
 export class PcbInfo {
   readonly V: Vnet;
   readonly name: string;
   /** All PCBs in creation order (the list netstat walks). */
-  readonly list = new Set<Inpcb>();
+  readonly list = new PcbList();
   /**
    * Exact-match hash chains (Inpcb.inp_hnext) by inp_hkey & exactMask: a bucket array that
    * grows with the number of connected PCBs and never shrinks (as the BSD hashinit tables).
