@@ -158,8 +158,10 @@ export function tcp_twcheck(tp: TcpCb, to: TcpOptsScratch, s: TcpSeg): boolean {
 function tw_win(tp: TcpCb): number {
   const so = tp.t_inpcb.inp_socket;
   if (so === null) return 0;
-  let win = Math.max(0, Math.min(so.so_rcv.sb_hiwat - so.so_rcv.sb_ccc, TCP_MAXWIN * 2 ** tp.rcv_scale));
-  win = Math.floor(win / 2 ** tp.rcv_scale);
+  // Integers below 2^31 (TCP_MAXWIN << TCP_MAX_WINSHIFT < 2^30): shifts, not 2 ** and floor.
+  const space = so.so_rcv.sb_hiwat - so.so_rcv.sb_ccc;
+  if (space <= 0) return 0;
+  const win = Math.min(space, TCP_MAXWIN << tp.rcv_scale) >>> tp.rcv_scale;
   return Math.min(win, TCP_MAXWIN);
 }
 
