@@ -378,9 +378,10 @@ export class PcbInfo {
   private exactCount = 0;
   private readonly wild = new Map<number, Inpcb[]>();
   /** Head of each local port's chain (Inpcb.inp_portnext/inp_portprev), most recent first. */
-  // An emptied port keeps its key (null head): at most 65536 keys, and no Map shrink/regrow as
-  // ephemeral ports are taken and released.
-  private readonly ports = new Map<number, Inpcb | null>();
+  // An emptied port's key is deleted: a Map holding only the ports in use keeps lookupLocal's
+  // get (every connect's pickPort) in cache; keeping emptied keys made that slower than the
+  // delete it saved.
+  private readonly ports = new Map<number, Inpcb>();
   gencnt = 0;
   /** Other holders of ports/tuples (VTW). */
   readonly shadows: PcbShadow[] = [];
@@ -432,7 +433,8 @@ export class PcbInfo {
     if (next !== null) next.inp_portprev = prev;
     if (prev !== null) prev.inp_portnext = next;
     else if (this.ports.get(inp.inp_lport) === inp) {
-      this.ports.set(inp.inp_lport, next);
+      if (next !== null) this.ports.set(inp.inp_lport, next);
+      else this.ports.delete(inp.inp_lport);
     }
     inp.inp_portnext = null;
     inp.inp_portprev = null;
