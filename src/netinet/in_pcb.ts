@@ -293,7 +293,9 @@ function mapped(v4: number): Uint8Array {
 }
 
 function mix(a: number, b: number, c: number): number {
-  // A cheap integer hash of three 32-bit values (Jenkins one-at-a-time style finish).
+  // A cheap integer hash of three 32-bit values (Jenkins one-at-a-time style finish); `c`
+  // carries the PcbInfo's random seed (FreeBSD's in_pcbhashseed), so which tuples share a
+  // bucket of the exact table cannot be predicted from outside.
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
   h ^= Math.imul(b ^ (h >>> 15), 0xc2b2ae35);
   h ^= Math.imul(c ^ (h >>> 13), 0x27d4eb2f);
@@ -305,26 +307,28 @@ function v6word(a: Uint8Array): number {
 }
 
 /** Exact-hash key of an IPv4 4-tuple. */
-export function hash4(faddr: number, fport: number, lport: number): number {
-  return mix(faddr, (fport << 16) | lport, 4);
+export function hash4(faddr: number, fport: number, lport: number, seed = 0): number {
+  return mix(faddr, (fport << 16) | lport, seed ^ 4);
 }
 
 /** Exact-hash key of an IPv6 4-tuple. */
-export function hash6(faddr: Uint8Array, fport: number, lport: number): number {
-  return mix(v6word(faddr), (fport << 16) | lport, 6);
+export function hash6(faddr: Uint8Array, fport: number, lport: number, seed = 0): number {
+  return mix(v6word(faddr), (fport << 16) | lport, seed ^ 6);
 }
 
 /**
  * A protocol's PCBs in creation order: an intrusive doubly linked list (Inpcb.inp_listnext /
  * inp_listprev), iterated like the Set it replaces — a PCB removed during a walk is skipped, one
  * added is visited. Not a Set: a Set of short-lived PCBs shrinks and rehashes itself as
- * connections come and go. A removed PCB keeps its inp_listnext so that a walk standing on it
+ * connections come and go. A PCB removed during a walk keeps its inp_listnext so that the walk standing on it
  * can go on.
  */
 export class PcbList implements Iterable<Inpcb> {
   private head: Inpcb | null = null;
   private tail: Inpcb | null = null;
   size = 0;
+  /** Walks under way: while one is, a removed PCB keeps its forward link. */
+  private walkers = 0;
 
   add(inp: Inpcb): void {
     if (inp.inp_inlist) return;
@@ -347,6 +351,9 @@ export class PcbList implements Iterable<Inpcb> {
     if (n !== null) n.inp_listprev = p;
     else this.tail = p;
     inp.inp_listprev = null;
+    // A walk may stand on this PCB and needs its forward link to go on; with none under way
+    // the link goes, so a PCB the application still holds does not keep later ones alive.
+    if (this.walkers === 0) inp.inp_listnext = null;
     inp.inp_inlist = false;
     this.size--;
     return true;
@@ -357,7 +364,13 @@ export class PcbList implements Iterable<Inpcb> {
   }
 
   *[Symbol.iterator](): Iterator<Inpcb> {
-    for (let p = this.head; p !== null; p = p.inp_listnext) if (p.inp_inlist) yield p;
+    this.walkers++;
+    try {
+      for (let p = this.head; p !== null; p = p.inp_listnext) if (p.inp_inlist) yield p;
+    } finally {
+      // Also when the walk is abandoned (break, throw: the generator's return()).
+      this.walkers--;
+    }
   }
 }
 
@@ -389,9 +402,13 @@ export class PcbInfo {
   lookups = 0;
   wildLookups = 0;
 
+  /** Random seed of the exact-table hash (in_pcbhashseed), per protocol and Vnet. */
+  private readonly hashseed: number;
+
   constructor(V: Vnet, name: string) {
     this.V = V;
     this.name = name;
+    this.hashseed = V.rng.u32() & ~7;
   }
 
   get count(): number {
@@ -461,8 +478,8 @@ export class PcbInfo {
   private exactAdd(inp: Inpcb): void {
     const key =
       inp.inp_vflag & INP_IPV4 && !(inp.inp_vflag & INP_IPV6)
-        ? hash4(inp.inp_faddr, inp.inp_fport, inp.inp_lport)
-        : hash6(inp.in6p_faddr, inp.inp_fport, inp.inp_lport);
+        ? hash4(inp.inp_faddr, inp.inp_fport, inp.inp_lport, this.hashseed)
+        : hash6(inp.in6p_faddr, inp.inp_fport, inp.inp_lport, this.hashseed);
     inp.inp_hkey = key;
     if (++this.exactCount > this.exact.length) this.exactGrow();
     const i = key & this.exactMask;
@@ -544,7 +561,7 @@ export class PcbInfo {
    */
   lookup4(faddr: number, fport: number, laddr: number, lport: number, wildcard: boolean): Inpcb | null {
     this.lookups++;
-    for (let p = this.exact[hash4(faddr, fport, lport) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
+    for (let p = this.exact[hash4(faddr, fport, lport, this.hashseed) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
       if (p.inp_faddr === faddr && p.inp_fport === fport && p.inp_lport === lport && p.inp_laddr === laddr && p.inp_vflag & INP_IPV4) return p;
     }
     if (!wildcard) return null;
@@ -569,7 +586,7 @@ export class PcbInfo {
   lookup6(faddr: Uint8Array, fport: number, laddr: Uint8Array, lport: number, wildcard: boolean, faoff = 0, laoff = 0): Inpcb | null {
     this.lookups++;
     const fa = faoff === 0 && faddr.length === 16 ? faddr : faddr.subarray(faoff, faoff + 16);
-    for (let p = this.exact[hash6(fa, fport, lport) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
+    for (let p = this.exact[hash6(fa, fport, lport, this.hashseed) & this.exactMask] as Inpcb | null; p !== null; p = p.inp_hnext) {
       if (
         p.inp_fport === fport &&
         p.inp_lport === lport &&

@@ -100,11 +100,10 @@ describe('bsdnet netstat (in-process)', () => {
       assert.equal(rec.snd_hiwat, h.sink.getSendBufferSize());
       const j = await netstat(h.host, ['-a', '--json']);
       const rows = JSON.parse(j.out) as { name: string; lport: number; faddr: string; fport: number }[];
-      assert.deepEqual(rows.map((x) => `${x.name} ${x.lport} ${x.faddr}.${x.fport}`).sort(), [
-        `udp4 ${h.conn.address().port} 10.0.0.2.9999`,
-        'udp4 5353 0.0.0.0.0',
-        'udp46 7000 ::.0',
-      ]);
+      assert.deepEqual(
+        rows.map((x) => `${x.name} ${x.lport} ${x.faddr}.${x.fport}`).sort(),
+        [`udp4 ${h.conn.address().port} 10.0.0.2.9999`, 'udp4 5353 0.0.0.0.0', 'udp46 7000 ::.0'].sort(),
+      );
     } finally {
       h.destroy();
     }
