@@ -390,11 +390,24 @@ export class PcbInfo {
   private exactMask = 63;
   private exactCount = 0;
   private readonly wild = new Map<number, Inpcb[]>();
-  /** Head of each local port's chain (Inpcb.inp_portnext/inp_portprev), most recent first. */
-  // An emptied port's key is deleted: a Map holding only the ports in use keeps lookupLocal's
-  // get (every connect's pickPort) in cache; keeping emptied keys made that slower than the
-  // delete it saved.
-  private readonly ports = new Map<number, Inpcb>();
+  /**
+   * Head of each local port's chain (Inpcb.inp_portnext/inp_portprev), most recent first,
+   * indexed by port: FreeBSD's port hash (ipi_porthashbase) with one bucket per port. Made at
+   * the first bind (a Vnet that never binds this protocol pays nothing). Not a Map: a Map of
+   * the ports in use adds and deletes a key for every short-lived connection, and V8's Map
+   * reallocates itself as it churns.
+   */
+  private ports: (Inpcb | null)[] | null = null;
+
+  private portsAlloc(): (Inpcb | null)[] {
+    const t = new Array<Inpcb | null>(65536).fill(null);
+    this.ports = t;
+    return t;
+  }
+
+  private portHead(lport: number): Inpcb | null {
+    return this.ports === null ? null : (this.ports[lport] as Inpcb | null);
+  }
   gencnt = 0;
   /** Other holders of ports/tuples (VTW). */
   readonly shadows: PcbShadow[] = [];
@@ -436,11 +449,12 @@ export class PcbInfo {
   // The port chains are intrusive doubly linked lists: O(1) insert and remove however many
   // connections a listener's port carries, and no array per ephemeral port.
   private portAdd(inp: Inpcb): void {
-    const head = this.ports.get(inp.inp_lport) ?? null;
+    const ports = this.ports ?? this.portsAlloc();
+    const head = ports[inp.inp_lport] as Inpcb | null;
     inp.inp_portprev = null;
     inp.inp_portnext = head;
     if (head !== null) head.inp_portprev = inp;
-    this.ports.set(inp.inp_lport, inp);
+    ports[inp.inp_lport] = inp;
     inp.inp_inport = true;
   }
 
@@ -449,9 +463,8 @@ export class PcbInfo {
     const next = inp.inp_portnext;
     if (next !== null) next.inp_portprev = prev;
     if (prev !== null) prev.inp_portnext = next;
-    else if (this.ports.get(inp.inp_lport) === inp) {
-      if (next !== null) this.ports.set(inp.inp_lport, next);
-      else this.ports.delete(inp.inp_lport);
+    else if (this.ports !== null && this.ports[inp.inp_lport] === inp) {
+      this.ports[inp.inp_lport] = next;
     }
     inp.inp_portnext = null;
     inp.inp_portprev = null;
@@ -549,7 +562,7 @@ export class PcbInfo {
   /** PCBs bound to a local port (for broadcast delivery and netstat). */
   onPort(lport: number): readonly Inpcb[] {
     const l: Inpcb[] = [];
-    for (let p = this.ports.get(lport) ?? null; p !== null; p = p.inp_portnext) l.push(p);
+    for (let p = this.portHead(lport); p !== null; p = p.inp_portnext) l.push(p);
     return l;
   }
 
@@ -620,7 +633,7 @@ export class PcbInfo {
     const v4 = family === AF_INET;
     let match: Inpcb | null = null;
     let matchwild = 3;
-    for (let p = this.ports.get(lport) ?? null; p !== null; p = p.inp_portnext) {
+    for (let p = this.portHead(lport); p !== null; p = p.inp_portnext) {
       if (v4 ? !(p.inp_vflag & INP_IPV4) : !(p.inp_vflag & INP_IPV6)) continue;
       const pUnspecL = v4 ? p.inp_laddr === INADDR_ANY : IN6_IS_ADDR_UNSPECIFIED(p.in6p_laddr);
       const pConnected = v4 ? p.inp_faddr !== INADDR_ANY && !(p.inp_vflag & INP_IPV6) : !IN6_IS_ADDR_UNSPECIFIED(p.in6p_faddr) && !(p.inp_vflag & INP_IPV4);
