@@ -30,7 +30,7 @@ export interface HcMetrics {
 
 interface HcEntry extends HcMetrics {
   family: number;
-  key: string;
+  key: number | string;
   addr: string;
   /** Expiry (clock ns). */
   expire: number;
@@ -40,7 +40,7 @@ interface HcEntry extends HcMetrics {
 
 export class HostCache {
   private readonly V: Vnet;
-  private readonly entries = new Map<string, HcEntry>();
+  private readonly entries = new Map<number | string, HcEntry>();
   enable = true;
   cachelimit = 15360;
   /** seconds */
@@ -81,8 +81,9 @@ export class HostCache {
     s.struct('net.inet.tcp.hostcache.list', () => this.list(), { descr: 'List of all hostcache entries', type: 'hc_metrics' });
   }
 
-  private static key(family: number, a4: number, a6: Uint8Array | null): string {
-    if (family === AF_INET) return `4:${a4 >>> 0}`;
+  /** An IPv4 entry is keyed by the address as a number (no string built per lookup), IPv6 by a string. */
+  private static key(family: number, a4: number, a6: Uint8Array | null): number | string {
+    if (family === AF_INET) return a4 >>> 0;
     let s = '6:';
     for (let i = 0; i < 16; i++) s += String.fromCharCode((a6 as Uint8Array)[i] as number);
     return s;
@@ -100,7 +101,7 @@ export class HostCache {
     if (e === undefined && create) {
       if (this.entries.size >= this.cachelimit) {
         // Evict the least recently inserted entry (Map order).
-        const oldest = this.entries.keys().next().value as string | undefined;
+        const oldest = this.entries.keys().next().value as number | string | undefined;
         if (oldest === undefined) return undefined;
         this.entries.delete(oldest);
         this.bucketoverflows++;

@@ -129,11 +129,18 @@ export function tcp_timer_activate(tp: TcpCb, which: number, delta: number): voi
 
 /** Point the callout at the earliest armed timer. */
 function tcp_timer_rearm(tp: TcpCb, now: number): void {
+  // The earliest of the five (0 = off), read field by field.
   let due = Infinity;
-  for (let i = 0; i < TT_N; i++) {
-    const d = tp.timerDue(i);
-    if (d !== 0 && d < due) due = d;
-  }
+  const d0 = tp.tt_delack;
+  if (d0 !== 0) due = d0;
+  const d1 = tp.tt_rexmt;
+  if (d1 !== 0 && d1 < due) due = d1;
+  const d2 = tp.tt_persist;
+  if (d2 !== 0 && d2 < due) due = d2;
+  const d3 = tp.tt_keep;
+  if (d3 !== 0 && d3 < due) due = d3;
+  const d4 = tp.tt_2msl;
+  if (d4 !== 0 && d4 < due) due = d4;
   const c = tp.t_callout;
   if (due === Infinity) {
     if (c.pending()) c.stop();
