@@ -17,21 +17,33 @@
  *     in a 64k table, to compare with 1M (O(1): the probe count stays flat; the ns also pay
  *     for a 30 MB table no longer fitting the CPU caches).
  *   - conns_per_s_vtw / conns_per_s_full, cpu_us_per_conn_vtw / _full: the seed's
- *     experiment. Two Stacks joined by an epair (socket layer, VirtualClock: soft work is
- *     drained without advancing time, and virtual time moves 1 ms per 64 connections so
- *     timers still run; rates are wall-clock and CPU time of the process, both stacks
- *     included). Stack a opens connections to listening ports of b as fast as it can,
- *     closes first (so a holds the TIME_WAIT), b closes; 2×MSL is made longer than the run
- *     (MSLT off, net.inet.tcp.msl = 1 h) so TIME_WAIT only grows. The figures are for the
- *     VTW_TW_MEASURE connections made while a already holds a TIME_WAIT population (made
- *     first, untimed: it is also the JIT warm-up, the same work in both modes), with VTW on
- *     and off. Every run is a fresh child process (no JIT feedback, heap or machine state
- *     carried from one mode to the other); the modes alternate, the order flips each round,
- *     and the medians over the rounds are reported with their spread (_min/_max) and the
- *     GC time inside the timed window (gc_ms_per_conn_*, scavenges and mark-compacts).
- *     At 64k TIME_WAIT (the seed's size) by default, also at 256k; 1M with VTW_BENCH_1M=1
- *     (full mode: ~3.5 GB of heap). Rounds: VTW_BENCH_ROUNDS (default 3; 2 at 256k/1M).
- *     Also the heap per TIME_WAIT connection in each mode (tw_heap_bytes_per_conn_*).
+ *     experiment ("a test workload that creates TIME_WAIT sessions as fast as it can", with
+ *     about 64k of them alive). Two Stacks joined by an epair (socket layer, VirtualClock:
+ *     soft work is drained without advancing time, and virtual time moves a fixed step per
+ *     64 connections so timers run; rates are wall-clock and CPU time of the process, both
+ *     stacks included, GC threads too). Stack a opens connections to listening ports of b as
+ *     fast as it can, closes first (so a holds the TIME_WAIT), b closes. MSLT off.
+ *     Two shapes of the experiment, with VTW on and off:
+ *       * steady (the headline fields): TIME_WAIT expires as in the seed's run. Virtual time
+ *         moves 2 s per 64k connections and net.inet.tcp.msl is 1 s, so the population holds
+ *         at 64k: every new TIME_WAIT replaces one that expires. One turnover (64k
+ *         connections) is made untimed (the population, and the JIT warm-up: the same work
+ *         in both modes), then VTW_TURNS turnovers (default 3, 196,608 connections) are
+ *         timed, so the cost of TIME_WAIT state dying — expiry, and with full tcpcbs the
+ *         old-generation garbage that V8 must mark and compact — is inside the window, as
+ *         it is in a long-running server. TIME_WAIT count at both ends of the window:
+ *         tw_start / tw_end.
+ *       * growing (fields ending _growing): 2×MSL longer than the run (net.inet.tcp.msl =
+ *         1 h) so TIME_WAIT only grows: 64k made untimed, then VTW_TW_MEASURE timed on top.
+ *         No TIME_WAIT dies, so this shows the cost of creating it alone, and gives the heap
+ *         per TIME_WAIT connection in each mode (tw_heap_bytes_per_conn_*).
+ *     Every run is a fresh child process (no JIT feedback, heap or machine state carried
+ *     from one mode to the other); the modes alternate, the order flips each round, and the
+ *     medians over the rounds are reported with their spread (_min/_max) and the GC time
+ *     inside the timed window (gc_us_per_conn_*, scavenges and mark-compacts).
+ *     Steady at 64k (the seed's size) and 256k; growing at 64k, and at 1M with
+ *     VTW_BENCH_1M=1 (full mode: ~3.5 GB of heap). Rounds: VTW_BENCH_ROUNDS (default 3;
+ *     2 at 256k/1M).
  *
  * Heap figures need global.gc: without --expose-gc the bench re-runs itself in a child node
  * with the flag and reports the child's figures.
@@ -150,8 +162,10 @@ function nsLookups(vtw: Vtw, hit: boolean, n: number): number {
 const TW_64K = 65536;
 const TW_256K = 262144;
 const TW_1M = 1048576;
-/** Connections measured on top of the population. */
+/** Growing: connections measured on top of the population. */
 const VTW_TW_MEASURE = 16384;
+/** Steady: turnovers of the population measured (after one untimed). */
+const VTW_TURNS = Number(process.env.VTW_TURNS ?? 3);
 
 function sa(s: string, port: number): Sockaddr {
   const a = parseAddress(s, port);
@@ -172,21 +186,28 @@ interface Rate {
   tw: number;
   /** GC inside the timed window: total ms, scavenges, mark-compacts (count and ms), longest. */
   gcMs: number;
+  gcUsPerConn: number;
   scavenges: number;
   markCompacts: number;
   mcMs: number;
   maxPauseMs: number;
   heapMB: number;
+  /** TIME_WAIT connections on a when the timed window opens and when it closes. */
+  twStart: number;
+  twEnd: number;
 }
 
 /**
- * One run (in its own process): a → b connections (a closes first), `base` untimed then
- * VTW_TW_MEASURE timed, with net.inet.tcp.vtw.enable = `vtw` on a.
+ * One run (in its own process): a → b connections (a closes first), with
+ * net.inet.tcp.vtw.enable = `vtw` on a. Growing: `base` untimed, then VTW_TW_MEASURE timed,
+ * nothing expires. Steady: TIME_WAIT lasts as long as `base` connections take in virtual
+ * time, so the population holds at `base`; `base` untimed, then VTW_TURNS × `base` timed.
  */
-async function connRate(vtw: boolean, base: number): Promise<Rate> {
-  const total = base + VTW_TW_MEASURE;
-  // Enough 4-tuples: 64512 local ports per server port.
-  const nports = Math.ceil(total / 60000) + 1;
+async function connRate(vtw: boolean, base: number, steady: boolean): Promise<Rate> {
+  const measured = steady ? base * VTW_TURNS : VTW_TW_MEASURE;
+  const total = base + measured;
+  // Enough 4-tuples for the TIME_WAIT alive at once: 64512 local ports per server port.
+  const nports = Math.ceil((steady ? base : total) / 60000) + 1;
   const serverPorts: number[] = [];
   for (let k = 0; k < nports; k++) serverPorts.push(8001 + k);
   const clock = new VirtualClock();
@@ -200,9 +221,11 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
   for (const st of [a, b]) {
     const s = st.vnet.sysctl;
     s.set('net.inet.tcp.vtw.enable', vtw ? 1 : 0);
-    s.set('net.inet.tcp.vtw.entries', 2 ** Math.ceil(Math.log2(total)));
+    // Room for the TIME_WAIT alive at once (steady: the population, twice over for the
+    // 200 ms expiry batches), as an administrator sizes it for the load.
+    s.set('net.inet.tcp.vtw.entries', 2 ** Math.ceil(Math.log2(steady ? 2 * base : total)));
     s.set('net.inet.tcp.mslt.enable', 0);
-    s.set('net.inet.tcp.msl', 3_600_000);
+    s.set('net.inet.tcp.msl', steady ? 1000 : 3_600_000);
     s.set('net.inet.ip.portrange.first', 1024);
     s.set('net.inet.ip.portrange.last', 65535);
   }
@@ -213,6 +236,8 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
     ls.push(l);
   }
   const dsts = serverPorts.map((p) => sa('10.0.0.2', p));
+  // Virtual ns per 64 connections: steady, 2×MSL (2 s) per `base` connections.
+  const step = steady ? (2e9 / base) * 64 : 1_000_000;
   let made = 0;
   const one = (i: number): void => {
     const k = i % nports;
@@ -226,11 +251,11 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
     clock.drain();
     soclose(acc.so); // b: LAST_ACK → a: TIME_WAIT
     clock.drain();
-    if ((i & 63) === 63) clock.advance(1_000_000);
+    if ((i & 63) === 63) clock.advance(step);
     made++;
   };
   for (let i = 0; i < base; i++) one(i);
-  clock.advance(100_000_000);
+  if (!steady) clock.advance(100_000_000);
   gcNow();
   const heap0 = mem();
   const tw0 = tcp_states(a.vnet)[TCPS_TIME_WAIT] as number;
@@ -245,7 +270,7 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = base; i < total; i++) one(i);
-  clock.advance(100_000_000);
+  if (!steady) clock.advance(100_000_000);
   const dt = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const p1 = performance.now();
@@ -255,8 +280,11 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
   gcNow();
   const heap1 = mem();
   const tw = tcp_states(a.vnet)[TCPS_TIME_WAIT] as number;
-  if (tw0 !== base || tw !== made) throw new Error(`vtw bench: ${tw0}/${tw} TIME_WAIT, expected ${base}/${made}`);
-  if (vtw && a.vnet.vtw.count4 !== made) throw new Error('vtw bench: not all TIME_WAIT connections became vestiges');
+  if (steady) {
+    // The population holds: within the 200 ms expiry batches of VTW (6.6k of 64k).
+    if (Math.abs(tw0 - base) > base / 8 || Math.abs(tw - base) > base / 8) throw new Error(`vtw bench: ${tw0}/${tw} TIME_WAIT, expected about ${base}`);
+  } else if (tw0 !== base || tw !== made) throw new Error(`vtw bench: ${tw0}/${tw} TIME_WAIT, expected ${base}/${made}`);
+  if (vtw && a.vnet.vtw.count4 !== tw) throw new Error('vtw bench: not all TIME_WAIT connections became vestiges');
   if (!vtw && a.vnet.vtw.count4 !== 0) throw new Error('vtw bench: vestiges with VTW off');
   a.destroy();
   b.destroy();
@@ -275,10 +303,13 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
     } else if (g.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
   }
   return {
-    connsPerS: VTW_TW_MEASURE / dt,
-    cpuUsPerConn: (cpu.user + cpu.system) / VTW_TW_MEASURE,
-    heapPerTw: (heap1 - heap0) / VTW_TW_MEASURE,
+    connsPerS: measured / dt,
+    cpuUsPerConn: (cpu.user + cpu.system) / measured,
+    gcUsPerConn: (1000 * gcMs) / measured,
+    heapPerTw: steady ? 0 : (heap1 - heap0) / measured,
     tw,
+    twStart: tw0,
+    twEnd: tw,
     gcMs,
     scavenges,
     markCompacts,
@@ -289,14 +320,18 @@ async function connRate(vtw: boolean, base: number): Promise<Rate> {
 }
 
 /** Run connRate in a fresh node process. */
-function connRateChild(vtw: boolean, base: number): Rate {
+function connRateChild(vtw: boolean, base: number, steady: boolean): Rate {
   const self = fileURLToPath(import.meta.url);
   const heapMb = base >= TW_1M ? 8192 : 4096;
-  const r = spawnSync(process.execPath, ['--expose-gc', `--max-old-space-size=${heapMb}`, self, '--vtw-rate', vtw ? 'on' : 'off', String(base)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', `--max-old-space-size=${heapMb}`, self, '--vtw-rate', vtw ? 'on' : 'off', String(base), steady ? 'steady' : 'growing'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
   if (r.status !== 0) throw new Error(`vtw bench rate child failed (${r.status ?? r.signal})`);
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1] as string) as Rate;
@@ -314,15 +349,15 @@ interface RateSummary {
 }
 
 /** `rounds` rounds of (on, off), the order flipped every round, each run its own process. */
-function rateRounds(base: number, rounds: number, log: (m: string) => void): RateSummary {
+function rateRounds(base: number, steady: boolean, rounds: number, log: (m: string) => void): RateSummary {
   const on: Rate[] = [];
   const off: Rate[] = [];
   for (let k = 0; k < rounds; k++) {
     for (const mode of k & 1 ? [false, true] : [true, false]) {
-      const r = connRateChild(mode, base);
+      const r = connRateChild(mode, base, steady);
       (mode ? on : off).push(r);
       log(
-        `  ${base} TIME_WAIT, VTW ${mode ? 'on ' : 'off'}: ${round(r.connsPerS, 0)} conn/s, ${round(r.cpuUsPerConn, 1)} µs CPU/conn, ` +
+        `  ${steady ? 'steady' : 'growing'} ${base} TIME_WAIT, VTW ${mode ? 'on ' : 'off'}: ${round(r.connsPerS, 0)} conn/s, ${round(r.cpuUsPerConn, 1)} µs CPU/conn, ` +
           `GC ${round(r.gcMs, 0)} ms (${r.scavenges} scavenges, ${r.markCompacts} mark-compacts ${round(r.mcMs, 0)} ms, max ${round(r.maxPauseMs, 1)} ms), heap ${round(r.heapMB, 0)} MB`,
       );
     }
@@ -330,8 +365,8 @@ function rateRounds(base: number, rounds: number, log: (m: string) => void): Rat
   return { on, off };
 }
 
-/** The JSON fields of one population: medians, spreads, GC. `sfx` is '' for 64k. */
-function rateFields(s: RateSummary, sfx: string): BenchResult {
+/** The JSON fields of one experiment: medians, spreads, GC. `sfx` is '' for steady at 64k. */
+function rateFields(s: RateSummary, sfx: string, steady: boolean): BenchResult {
   const o: BenchResult = {};
   const f = (name: string, xs: number[], d: number, spread: boolean): void => {
     o[`${name}${sfx}`] = round(median(xs), d);
@@ -385,13 +420,13 @@ function rateFields(s: RateSummary, sfx: string): BenchResult {
   );
   f(
     'gc_us_per_conn_vtw',
-    s.on.map((r) => (1000 * r.gcMs) / VTW_TW_MEASURE),
+    s.on.map((r) => r.gcUsPerConn),
     2,
     false,
   );
   f(
     'gc_us_per_conn_full',
-    s.off.map((r) => (1000 * r.gcMs) / VTW_TW_MEASURE),
+    s.off.map((r) => r.gcUsPerConn),
     2,
     false,
   );
@@ -419,18 +454,45 @@ function rateFields(s: RateSummary, sfx: string): BenchResult {
     2,
     false,
   );
-  f(
-    'tw_heap_bytes_per_conn_vtw',
-    s.on.map((r) => r.heapPerTw),
-    1,
-    false,
-  );
-  f(
-    'tw_heap_bytes_per_conn_full',
-    s.off.map((r) => r.heapPerTw),
-    1,
-    false,
-  );
+  if (steady) {
+    f(
+      'tw_start_vtw',
+      s.on.map((r) => r.twStart),
+      0,
+      false,
+    );
+    f(
+      'tw_end_vtw',
+      s.on.map((r) => r.twEnd),
+      0,
+      false,
+    );
+    f(
+      'tw_start_full',
+      s.off.map((r) => r.twStart),
+      0,
+      false,
+    );
+    f(
+      'tw_end_full',
+      s.off.map((r) => r.twEnd),
+      0,
+      false,
+    );
+  } else {
+    f(
+      'tw_heap_bytes_per_conn_vtw',
+      s.on.map((r) => r.heapPerTw),
+      1,
+      false,
+    );
+    f(
+      'tw_heap_bytes_per_conn_full',
+      s.off.map((r) => r.heapPerTw),
+      1,
+      false,
+    );
+  }
   f(
     'heap_mb_vtw',
     s.on.map((r) => r.heapMB),
@@ -449,23 +511,29 @@ function rateFields(s: RateSummary, sfx: string): BenchResult {
 
 async function measure(log: (m: string) => void): Promise<BenchResult> {
   const rounds = Number(process.env.VTW_BENCH_ROUNDS ?? 3);
-  const res64 = rateRounds(TW_64K, rounds, log);
-  const fields64 = rateFields(res64, '');
+  const res64 = rateRounds(TW_64K, true, rounds, log);
+  const fields64 = rateFields(res64, '', true);
   log(
-    `connections at 64k TIME_WAIT (median of ${rounds}): VTW ${fields64.conns_per_s_vtw}/s, ${fields64.cpu_us_per_conn_vtw} µs CPU; ` +
+    `steady 64k TIME_WAIT (median of ${rounds}): VTW ${fields64.conns_per_s_vtw}/s, ${fields64.cpu_us_per_conn_vtw} µs CPU; ` +
       `full ${fields64.conns_per_s_full}/s, ${fields64.cpu_us_per_conn_full} µs CPU (ratio ${fields64.conns_ratio_vtw_full})`,
   );
-  const big = Math.max(1, Math.min(rounds, 2));
-  const res256 = rateRounds(TW_256K, big, log);
-  const fields256 = rateFields(res256, '_256k');
+  const resGrow = rateRounds(TW_64K, false, rounds, log);
+  const fieldsGrow = rateFields(resGrow, '_growing', false);
   log(
-    `connections at 256k TIME_WAIT: VTW ${fields256.conns_per_s_vtw_256k}/s, full ${fields256.conns_per_s_full_256k}/s (ratio ${fields256.conns_ratio_vtw_full_256k})`,
+    `growing from 64k TIME_WAIT (median of ${rounds}): VTW ${fieldsGrow.conns_per_s_vtw_growing}/s, ${fieldsGrow.cpu_us_per_conn_vtw_growing} µs CPU; ` +
+      `full ${fieldsGrow.conns_per_s_full_growing}/s, ${fieldsGrow.cpu_us_per_conn_full_growing} µs CPU (ratio ${fieldsGrow.conns_ratio_vtw_full_growing})`,
+  );
+  const big = Math.max(1, Math.min(rounds, 2));
+  const res256 = rateRounds(TW_256K, true, big, log);
+  const fields256 = rateFields(res256, '_256k', true);
+  log(
+    `steady 256k TIME_WAIT: VTW ${fields256.conns_per_s_vtw_256k}/s, full ${fields256.conns_per_s_full_256k}/s (ratio ${fields256.conns_ratio_vtw_full_256k})`,
   );
   let fields1m: BenchResult = {};
   if (process.env.VTW_BENCH_1M === '1') {
-    fields1m = rateFields(rateRounds(TW_1M, big, log), '_1m');
+    fields1m = rateFields(rateRounds(TW_1M, false, big, log), '_growing_1m', false);
     log(
-      `connections at 1M TIME_WAIT: VTW ${fields1m.conns_per_s_vtw_1m}/s, full ${fields1m.conns_per_s_full_1m}/s (ratio ${fields1m.conns_ratio_vtw_full_1m})`,
+      `growing from 1M TIME_WAIT: VTW ${fields1m.conns_per_s_vtw_growing_1m}/s, full ${fields1m.conns_per_s_full_growing_1m}/s (ratio ${fields1m.conns_ratio_vtw_full_growing_1m})`,
     );
   }
 
@@ -542,10 +610,12 @@ async function measure(log: (m: string) => void): Promise<BenchResult> {
     gc_count_1m: n1m,
     max_gc_pause_ms_alloc: round(maxAlloc, 3),
     ...fields64,
+    ...fieldsGrow,
     ...fields256,
     ...fields1m,
     tw_base: TW_64K,
-    tw_measured_conns: VTW_TW_MEASURE,
+    tw_measured_conns: TW_64K * VTW_TURNS,
+    tw_measured_conns_growing: VTW_TW_MEASURE,
   };
 }
 
@@ -562,7 +632,7 @@ export async function bench(ctx: BenchContext): Promise<BenchResult> {
 
 const rateArg = process.argv.indexOf('--vtw-rate');
 if (rateArg >= 0) {
-  const r = await connRate(process.argv[rateArg + 1] === 'on', Number(process.argv[rateArg + 2]));
+  const r = await connRate(process.argv[rateArg + 1] === 'on', Number(process.argv[rateArg + 2]), process.argv[rateArg + 3] === 'steady');
   process.stdout.write(`${JSON.stringify(r)}\n`);
 } else if (process.argv.includes('--vtw-child')) {
   const res = await measure((m) => process.stdout.write(`${m}\n`));
