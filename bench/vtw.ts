@@ -183,7 +183,6 @@ interface Rate {
   connsPerS: number;
   cpuUsPerConn: number;
   heapPerTw: number;
-  tw: number;
   /** GC inside the timed window: total ms, scavenges, mark-compacts (count and ms), longest. */
   gcMs: number;
   gcUsPerConn: number;
@@ -307,7 +306,6 @@ async function connRate(vtw: boolean, base: number, steady: boolean): Promise<Ra
     cpuUsPerConn: (cpu.user + cpu.system) / measured,
     gcUsPerConn: (1000 * gcMs) / measured,
     heapPerTw: steady ? 0 : (heap1 - heap0) / measured,
-    tw,
     twStart: tw0,
     twEnd: tw,
     gcMs,

@@ -1,6 +1,6 @@
 /*
  * SipHash-2-4 (Aumasson & Bernstein): the keyed hash behind ISNs (RFC 6528), timestamp
- * offsets (RFC 7323 §5.4), SYN cookies and Fast Open cookies, as in FreeBSD.
+ * offsets (RFC 7323 §5.4), SYN cookies and the SYN cache's buckets.
  *
  * 64-bit lanes are kept as pairs of 32-bit halves (no BigInt on the hot path). The key is
  * 16 bytes; input is a sequence of 32-bit words (what these callers hash), padded and

@@ -320,8 +320,8 @@ export function hash6(faddr: Uint8Array, fport: number, lport: number, seed = 0)
  * A protocol's PCBs in creation order: an intrusive doubly linked list (Inpcb.inp_listnext /
  * inp_listprev), iterated like the Set it replaces — a PCB removed during a walk is skipped, one
  * added is visited. Not a Set: a Set of short-lived PCBs shrinks and rehashes itself as
- * connections come and go. A PCB removed during a walk keeps its inp_listnext so that the walk standing on it
- * can go on.
+ * connections come and go. A PCB removed during a walk keeps its inp_listnext so that the
+ * walk standing on it can go on.
  */
 export class PcbList implements Iterable<Inpcb> {
   private head: Inpcb | null = null;

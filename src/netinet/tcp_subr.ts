@@ -417,21 +417,20 @@ export function tcp_new_ts_offset(V: Vnet, inp: Inpcb): number {
   } else {
     // The offset is per host pair: the last IPv4 pair's is kept (connect, the SYN cache and
     // the TIME_WAIT vestige ask for the same pair in turn).
-    const la = inp.inp_laddr | 0;
-    const fa = inp.inp_faddr | 0;
-    if (t.ts_memo_hash === t.ts_hash && t.ts_memo_la === la && t.ts_memo_fa === fa) return t.ts_memo_off;
-    w[0] = la;
-    w[1] = fa;
-    w[2] = 0x7473;
-    const off = t.ts_hash.hash32(w, 3);
-    t.ts_memo_la = la;
-    t.ts_memo_fa = fa;
-    t.ts_memo_off = off;
-    t.ts_memo_hash = t.ts_hash;
-    return off;
+    w[0] = inp.inp_laddr;
+    w[1] = inp.inp_faddr;
+    if (t.ts_memo_set && t.ts_memo_la === w[0] && t.ts_memo_fa === w[1]) return t.ts_memo_off;
+    n = 2;
   }
   w[n] = 0x7473; // domain separation from the ISN
-  return t.ts_hash.hash32(w, n + 1);
+  const off = t.ts_hash.hash32(w, n + 1);
+  if (n === 2) {
+    t.ts_memo_la = w[0] as number;
+    t.ts_memo_fa = w[1] as number;
+    t.ts_memo_off = off;
+    t.ts_memo_set = true;
+  }
+  return off;
 }
 
 // --- ICMP errors (tcp_ctlinput) ---

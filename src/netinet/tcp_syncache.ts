@@ -469,17 +469,11 @@ function eq16(a: Uint8Array, b: Uint8Array, bo: number): boolean {
 }
 
 /** The smallest window shift that lets the window reach kern.ipc.maxsockbuf. */
-let wscaleMaxsockbuf = -1;
-let wscaleLast = 0;
-
-/** The window scale to request (FreeBSD: the smallest that covers sb_max); the last answer is kept. */
 function wscaleFor(V: Vnet): number {
   const max = V.socket.maxsockbuf;
-  if (max === wscaleMaxsockbuf) return wscaleLast;
   let w = 0;
-  while (w < TCP_MAX_WINSHIFT && TCP_MAXWIN * 2 ** w < max) w++;
-  wscaleMaxsockbuf = max;
-  wscaleLast = w;
+  // TCP_MAXWIN << TCP_MAX_WINSHIFT < 2^30: a shift, not 2 ** w.
+  while (w < TCP_MAX_WINSHIFT && TCP_MAXWIN << w < max) w++;
   return w;
 }
 

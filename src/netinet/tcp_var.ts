@@ -987,11 +987,11 @@ export class TcpVars {
   /** Keyed hashes for RFC 6528 ISNs and RFC 7323 TS offsets (set by tcp_init). */
   isn_hash!: SipHash;
   ts_hash!: SipHash;
-  /** tcp_new_ts_offset's last IPv4 host pair (int32 addresses), its offset, and the hash used. */
+  /** tcp_new_ts_offset's last IPv4 host pair (as stored in isn_words) and its offset. */
   ts_memo_la = 0;
   ts_memo_fa = 0;
   ts_memo_off = 0;
-  ts_memo_hash: SipHash | null = null;
+  ts_memo_set = false;
   /** PCB used as the address template of responses to segments without a connection. */
   respond_template: Inpcb | null = null;
   /** The SYN cache (set by tcp_init). */
