@@ -36,6 +36,10 @@ const LN_SIZE = 1 << LN_BITS; // 64
 const NLEVELS = 5;
 /** Ticks covered by the wheel; later deadlines are clamped (then re-cascaded). */
 const MAX_SPAN = 2 ** (L0_BITS + LN_BITS * (NLEVELS - 1)); // 2^32 ticks = 49.7 days at 1 ms
+/** Ticks per slot of each level (1, 2^8, 2^14, 2^20, 2^26). */
+const LEVEL_UNIT = [1, 2 ** L0_BITS, 2 ** (L0_BITS + LN_BITS), 2 ** (L0_BITS + 2 * LN_BITS), 2 ** (L0_BITS + 3 * LN_BITS)];
+/** Ticks covered by each level (2^8, 2^14, 2^20, 2^26, 2^32). */
+const LEVEL_SPAN = [L0_SIZE, 2 ** (L0_BITS + LN_BITS), 2 ** (L0_BITS + 2 * LN_BITS), 2 ** (L0_BITS + 3 * LN_BITS), MAX_SPAN];
 
 export type CalloutFunc<A> = (arg: A) => void;
 
@@ -215,13 +219,14 @@ export class Callwheel implements TimerSource {
     } else {
       let t = c.c_time;
       if (delta >= MAX_SPAN) t = this.curTick + MAX_SPAN - 1; // clamped; re-cascades later
-      level = 1;
-      let shift = L0_BITS;
-      while (level < NLEVELS - 1 && t - this.curTick >= 2 ** (shift + LN_BITS)) {
-        level++;
-        shift += LN_BITS;
-      }
-      slot = Math.floor(t / 2 ** shift) & (LN_SIZE - 1);
+      // The lowest level whose span holds the deadline: 2^14, 2^20, 2^26 ticks, else the top.
+      // Constants and a division by a power of two (exact), not 2 ** x per insertion.
+      const d = t - this.curTick;
+      if (d < LEVEL_SPAN[1]) level = 1;
+      else if (d < LEVEL_SPAN[2]) level = 2;
+      else if (d < LEVEL_SPAN[3]) level = 3;
+      else level = NLEVELS - 1;
+      slot = Math.floor(t / (LEVEL_UNIT[level] as number)) & (LN_SIZE - 1);
     }
     const tails = this.tails[level] as (Callout<unknown> | null)[];
     const t0 = tails[slot] as Callout<unknown> | null;
@@ -289,7 +294,7 @@ export class Callwheel implements TimerSource {
     }
     // Level 0 is empty: the next event is a cascade from level l, at a multiple of its span
     // (curTick itself if it is one and has not been processed yet).
-    const span = 2 ** (L0_BITS + LN_BITS * (l - 1));
+    const span = LEVEL_UNIT[l] as number;
     return Math.ceil(cur / span) * span;
   }
 
@@ -318,14 +323,14 @@ export class Callwheel implements TimerSource {
         }
       }
     }
-    let shift = L0_BITS;
-    for (let l = 1; l < NLEVELS; l++, shift += LN_BITS) {
+    for (let l = 1; l < NLEVELS; l++) {
       if (counts[l] === 0) continue;
       const heads = this.heads[l] as (Callout<unknown> | null)[];
-      const pos = Math.floor(this.curTick / 2 ** shift);
+      const unit = LEVEL_UNIT[l] as number;
+      const pos = Math.floor(this.curTick / unit);
       for (let k = 0; k < LN_SIZE; k++) {
         // Slot k (k >= 1) only holds callouts due at or after the start of its range.
-        if (k > 0 && (pos + k) * 2 ** shift >= best) break;
+        if (k > 0 && (pos + k) * unit >= best) break;
         for (let c = heads[(pos + k) & (LN_SIZE - 1)] as Callout<unknown> | null; c !== null; c = c.c_next) {
           if (c.c_time < best) best = c.c_time;
         }
@@ -378,12 +383,10 @@ export class Callwheel implements TimerSource {
       const tick = this.curTick;
       // Cascade higher levels when their lower neighbour wraps.
       if ((tick & (L0_SIZE - 1)) === 0) {
-        let shift = L0_BITS;
         for (let level = 1; level < NLEVELS; level++) {
-          const idx = Math.floor(tick / 2 ** shift) & (LN_SIZE - 1);
+          const idx = Math.floor(tick / (LEVEL_UNIT[level] as number)) & (LN_SIZE - 1);
           this.cascade(level, idx);
           if (idx !== 0) break;
-          shift += LN_BITS;
         }
       }
       // Move the due slot to the expire batch; committed callouts are INVOKING.

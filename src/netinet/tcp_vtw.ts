@@ -259,6 +259,8 @@ class LidTable {
   readonly live = new Uint16Array(VTW_MAX_LIDS);
   private readonly livePos = new Uint16Array(VTW_MAX_LIDS + 1);
   nlive = 0;
+  /** The lid last found or referenced (0: none); it always has references. */
+  private memo = 0;
 
   constructor(w: number) {
     this.w = w;
@@ -281,21 +283,33 @@ class LidTable {
 
   /** The lid of the address in `key`, or 0. */
   find(): number {
+    // Most hosts use one or two local addresses: the last one found is usually the answer.
+    const m = this.memo;
+    if (m !== 0 && this.eq(m)) return m;
     for (let s = this.homeOf(this.key, 0); ; s = (s + 1) & 2047) {
       const lid = this.index[s];
       if (lid === 0) return 0;
-      if (this.eq(lid)) return lid;
+      if (this.eq(lid)) {
+        this.memo = lid;
+        return lid;
+      }
     }
   }
 
   /** Take a reference on the address in `key`, interning it; 0 if the table is full. */
   ref(): number {
+    const m = this.memo;
+    if (m !== 0 && this.eq(m)) {
+      this.refs[m]++;
+      return m;
+    }
     let s = this.homeOf(this.key, 0);
     for (; ; s = (s + 1) & 2047) {
       const lid = this.index[s];
       if (lid === 0) break;
       if (this.eq(lid)) {
         this.refs[lid]++;
+        this.memo = lid;
         return lid;
       }
     }
@@ -306,11 +320,13 @@ class LidTable {
     this.index[s] = lid;
     this.livePos[lid] = this.nlive;
     this.live[this.nlive++] = lid;
+    this.memo = lid;
     return lid;
   }
 
   unref(lid: number): void {
     if (--this.refs[lid] !== 0) return;
+    if (lid === this.memo) this.memo = 0;
     // Remove from the index (backward shift).
     let i = this.homeOf(this.addr, lid * this.w);
     while (this.index[i] !== lid) i = (i + 1) & 2047;
@@ -591,8 +607,7 @@ class VtwFam {
   }
 
   /** Find the record whose tuple is in hw (lid in hw[F+1]); -1 if none. */
-  find(st: VtwStats): number {
-    const h = this.hash();
+  find(st: VtwStats, h: number = this.hash()): number {
     const check = h >>> this.idxBits;
     const F = this.F;
     const W = this.W;
@@ -856,19 +871,22 @@ export class Vtw implements PcbShadow {
       return -1;
     }
     const F = f.F;
-    // Replace a vestige of the same tuple (a stale one must not shadow the new one).
-    const oldLid = f.lids.find();
-    if (oldLid !== 0) {
-      f.hw[F + 1] = oldLid;
-      const old = f.find(st);
-      if (old >= 0) this.remove(f, old, false);
-    }
-    const ports = f.hw[F];
     const lid = f.lids.ref();
     if (lid === 0) {
       st.nomem++;
       return -1;
     }
+    f.hw[F + 1] = lid;
+    // One hash of the tuple serves the duplicate check and the insertion (a replaced vestige
+    // has the same tuple, so the same hash; eviction below saves and restores hw).
+    const h = f.hash();
+    // Replace a vestige of the same tuple (a stale one must not shadow the new one). Only
+    // possible when the local address was already interned (our reference is not its first).
+    if (f.lids.refs[lid] > 1) {
+      const old = f.find(st, h);
+      if (old >= 0) this.remove(f, old, false);
+    }
+    const ports = f.hw[F];
     // Make room: the oldest slot of the class goes (NetBSD vtw_age; `kill` if live).
     if (ring.n === ring.cap) this.evictOldest(f, ring);
     const i = ring.base + ((ring.hpos + ring.n) % ring.cap);
@@ -883,9 +901,7 @@ export class Vtw implements PcbShadow {
     rec[o + F + 2] = rcv >>> 0;
     rec[o + F + 3] = tsr >>> 0;
     rec[o + F + 4] = ((Math.min(wnd, M_WND) & M_WND) | (lid << M_LID_SHIFT) | ((flags & 0xf) << M_FLAG_SHIFT) | ((cls & 3) << M_CLASS_SHIFT)) >>> 0;
-    f.hw[F] = ports;
-    f.hw[F + 1] = lid;
-    f.hashIn(i, f.hash());
+    f.hashIn(i, h);
     f.ports.add(((flags & VTW_F_REUSEPORT ? PK_RP : 0) | (lid << 16) | (ports >>> 16)) >>> 0);
     f.live++;
     st.ins++;
