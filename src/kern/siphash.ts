@@ -1,6 +1,8 @@
 /*
  * SipHash-2-4 (Aumasson & Bernstein): the keyed hash behind ISNs (RFC 6528), timestamp
- * offsets (RFC 7323 §5.4), SYN cookies and the SYN cache's buckets.
+ * offsets (RFC 7323 §5.4) and SYN cookies; and HalfSipHash-1-3 (hsiphash, as Linux's), the
+ * cheaper keyed hash of table buckets (SYN cache, VTW) where the key only has to keep remote
+ * peers from aiming at one bucket.
  *
  * 64-bit lanes are kept as pairs of 32-bit halves (no BigInt on the hot path). The key is
  * 16 bytes; input is a sequence of 32-bit words (what these callers hash), padded and
@@ -116,4 +118,57 @@ export class SipHash {
     }
     return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
   }
+}
+
+/**
+ * HalfSipHash-1-3 over `n` 32-bit words of `m`, keyed (k0, k1); the 32-bit result as a
+ * signed int32 (so it stays a small integer and never boxes on return).
+ */
+export function hsiphash(k0: number, k1: number, m: Uint32Array, n: number): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = (0x6c796765 ^ k0) | 0;
+  let v3 = (0x74656462 ^ k1) | 0;
+  for (let i = 0; i < n; i++) {
+    const x = m[i] | 0;
+    v3 ^= x;
+    v0 = (v0 + v1) | 0;
+    v1 = (v1 << 5) | (v1 >>> 27);
+    v1 ^= v0;
+    v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0;
+    v3 = (v3 << 8) | (v3 >>> 24);
+    v3 ^= v2;
+    v0 = (v0 + v3) | 0;
+    v3 = (v3 << 7) | (v3 >>> 25);
+    v3 ^= v0;
+    v2 = (v2 + v1) | 0;
+    v1 = (v1 << 13) | (v1 >>> 19);
+    v1 ^= v2;
+    v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= x;
+  }
+  const b = (n * 4) << 24;
+  v3 ^= b;
+  for (let r = 0; r < 4; r++) {
+    if (r === 1) {
+      v0 ^= b;
+      v2 ^= 0xff;
+    }
+    v0 = (v0 + v1) | 0;
+    v1 = (v1 << 5) | (v1 >>> 27);
+    v1 ^= v0;
+    v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0;
+    v3 = (v3 << 8) | (v3 >>> 24);
+    v3 ^= v2;
+    v0 = (v0 + v3) | 0;
+    v3 = (v3 << 7) | (v3 >>> 25);
+    v3 ^= v0;
+    v2 = (v2 + v1) | 0;
+    v1 = (v1 << 13) | (v1 >>> 19);
+    v1 ^= v2;
+    v2 = (v2 << 16) | (v2 >>> 16);
+  }
+  return v1 ^ v3;
 }

@@ -18,7 +18,7 @@
  * not stop legitimate connections. The secrets rotate every 16 s (SYNCOOKIE_LIFETIME).
  */
 
-import { SipHash, sipKeyFromBytes } from '../kern/siphash.js';
+import { hsiphash, SipHash, sipKeyFromBytes } from '../kern/siphash.js';
 import { type Mbuf, MAX_LINKHDR } from '../mbuf/mbuf.js';
 import type { CtlInput } from '../sys/protosw.js';
 import { type Socket, SS_ISCONNECTED, sbspace, sonewconn } from '../sys/socket.js';
@@ -120,7 +120,9 @@ export class SynCache {
   private readonly lastOverflow: Float64Array;
   private readonly callout;
   private readonly words = new Uint32Array(12);
-  private hash: SipHash;
+  /** Bucket hash key (HalfSipHash-1-3, as FreeBSD keys its syncache hash with a secret). */
+  private readonly hk0: number;
+  private readonly hk1: number;
   private readonly secrets: SipHash[];
   private oddeven = 0;
   private secretsAt = 0;
@@ -131,9 +133,8 @@ export class SynCache {
     for (let i = 0; i < this.hashsize; i++) this.buckets.push([]);
     this.lastOverflow = new Float64Array(this.hashsize).fill(-1e9);
     this.callout = V.callwheel.callout<SynCache>();
-    const key = new Uint8Array(16);
-    V.rng.fill(key);
-    this.hash = new SipHash(sipKeyFromBytes(key, 0));
+    this.hk0 = V.rng.u32();
+    this.hk1 = V.rng.u32();
     this.secrets = [this.newSecret(), this.newSecret()];
     this.tmpl = new Inpcb(V.tcp.info, null);
     const s = V.sysctl;
@@ -204,7 +205,7 @@ export class SynCache {
     const n = s.isv6
       ? this.fillWords(true, 0, 0, b, b, s.th_dport, s.th_sport, o + 24, o + 8)
       : this.fillWords(false, get32(b, o + 16), get32(b, o + 12), null, null, s.th_dport, s.th_sport, 0, 0);
-    return this.hash.hash32(this.words, n) & (this.hashsize - 1);
+    return hsiphash(this.hk0, this.hk1, this.words, n) & (this.hashsize - 1);
   }
 
   /** Find the entry of the segment's connection (syncache_lookup). */

@@ -104,6 +104,7 @@ import { AF_INET, AF_INET6, ntoa, ntop6 } from './in.js';
 import type { PcbShadow } from './in_pcb.js';
 import { MSLT_CLASS_NAMES, MSLT_CLASSLESS, MSLT_LOOPBACK, MSLT_REMOTE, Mslt } from './tcp_mslt.js';
 import { field } from '../kern/kern_sysctl.js';
+import { hsiphash } from '../kern/siphash.js';
 
 /** Set in the index of an IPv6 vestige. */
 export const VTW_V6 = 0x40000000;
@@ -135,59 +136,6 @@ const M_LID = 0x3ff;
 const M_FLAG_SHIFT = 26;
 const M_CLASS_SHIFT = 30;
 const M_LIVE = M_LID << M_LID_SHIFT;
-
-/**
- * HalfSipHash-1-3 over `n` 32-bit words of `m`, keyed (k0, k1); the 32-bit result as a
- * signed int32 (so it stays a small integer and never boxes on return).
- */
-export function hsiphash(k0: number, k1: number, m: Uint32Array, n: number): number {
-  let v0 = k0 | 0;
-  let v1 = k1 | 0;
-  let v2 = (0x6c796765 ^ k0) | 0;
-  let v3 = (0x74656462 ^ k1) | 0;
-  for (let i = 0; i < n; i++) {
-    const x = m[i] | 0;
-    v3 ^= x;
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
-    v0 ^= x;
-  }
-  const b = (n * 4) << 24;
-  v3 ^= b;
-  for (let r = 0; r < 4; r++) {
-    if (r === 1) {
-      v0 ^= b;
-      v2 ^= 0xff;
-    }
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
-  }
-  return v1 ^ v3;
-}
 
 /** Big-endian 32-bit word as int32 (stored into Uint32Arrays, where the sign does not matter). */
 function be32(b: Uint8Array, o: number): number {
