@@ -113,6 +113,8 @@ export class InetVars {
   ip_id = 0;
   /** Interface addresses, in the order added. */
   readonly addrs: InIfaddr[] = [];
+  /** Bumped when an address is added or removed (validates cached isBroadcast answers). */
+  addrgen = 0;
   /** Address → interface address, for "is this mine" in ip_input. */
   private readonly byAddr = new Map<number, InIfaddr>();
   /** Protocol input table (ip_protox): protocol number → protosw. */
@@ -254,6 +256,7 @@ export class InetVars {
     if (this.byAddr.has(addr)) return { error: EEXIST, ia: null };
     const ia = new InIfaddr(ifp, addr, plen, opts.broadaddr);
     this.addrs.push(ia);
+    this.addrgen++;
     this.byAddr.set(addr, ia);
     ifp.if_addrhead.push(ia);
     const rt = this.V.rt;
@@ -279,6 +282,7 @@ export class InetVars {
     for (const h of this.hooks.addrRemoved) h(ia);
     this.byAddr.delete(addr);
     this.addrs.splice(this.addrs.indexOf(ia), 1);
+    this.addrgen++;
     const hi = ifp.if_addrhead.indexOf(ia);
     if (hi >= 0) ifp.if_addrhead.splice(hi, 1);
     const rt = this.V.rt;

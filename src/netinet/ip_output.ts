@@ -62,10 +62,14 @@ export class RouteCache {
   rt: Rtentry | null = null;
   /** The link-layer entry ARP resolved for this route's next hop (if_ether LleCache). */
   lle: Llentry | null = null;
+  /** Is `dst` a broadcast address of the route's interface, as of address generation bgen. */
+  bcast = false;
+  bgen = -1;
   invalidate(): void {
     this.gen = -1;
     this.rt = null;
     this.lle = null;
+    this.bgen = -1;
   }
 }
 
@@ -99,7 +103,24 @@ export function ip_route(V: Vnet, dst: number, ro: RouteCache | null): Rtentry |
     ro.dst = dst;
     ro.rt = rt;
     ro.lle = null;
+    ro.bgen = -1;
   }
+  return rt;
+}
+
+/**
+ * The route to `dst` through a cache, for a question about the path (MSS, MTU, TSO) rather
+ * than a packet: no use is counted. The packets that follow find the route cached.
+ */
+export function ip_route_peek(V: Vnet, dst: number, ro: RouteCache): Rtentry | null {
+  const rtab = V.rt;
+  if (ro.gen === rtab.gen && ro.dst === dst && ro.rt !== null) return ro.rt;
+  const rt = rtab.inet.lookup4(dst);
+  ro.gen = rtab.gen;
+  ro.dst = dst;
+  ro.rt = rt;
+  ro.lle = null;
+  ro.bgen = -1;
   return rt;
 }
 
@@ -179,7 +200,17 @@ export function ip_output(V: Vnet, m: Mbuf, flags: number, ro: RouteCache | null
     srcIa = nh.nh_ifa;
     if (nh.nh_flags & NHF_GATEWAY) gw = nh.gw4;
     mtu = nhop_mtu(nh);
-    isbroadcast = (nh.nh_flags & NHF_BROADCAST) !== 0 || (!(nh.nh_flags & NHF_GATEWAY) && inet.isBroadcast(dst, ifp));
+    if (nh.nh_flags & NHF_BROADCAST) isbroadcast = true;
+    else if (nh.nh_flags & NHF_GATEWAY) isbroadcast = false;
+    else if (ro !== null && ro.bgen === inet.addrgen) isbroadcast = ro.bcast;
+    else {
+      // On-link: ask the interface's addresses once per cached route (not per packet).
+      isbroadcast = inet.isBroadcast(dst, ifp);
+      if (ro !== null) {
+        ro.bcast = isbroadcast;
+        ro.bgen = inet.addrgen;
+      }
+    }
   }
 
   // Fill in a source address if the caller left it open (ICMP errors, raw sends).

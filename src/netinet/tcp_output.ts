@@ -67,7 +67,7 @@ import { cc_after_idle } from './tcp_input.js';
 import { tcp_clean_dsack_blocks, tcp_sack_adjust, tcp_sack_output } from './tcp_sack.js';
 import { INP_IPV4, INP_IPV6, type Inpcb } from './in_pcb.js';
 import { build_ip_header } from './ip_icmp.js';
-import { ip_output } from './ip_output.js';
+import { ip_output, ip_route_peek } from './ip_output.js';
 import { TCPS_HAVEESTABLISHED, TCPS_HAVERCVDFIN, TCPS_SYN_RECEIVED, TCPS_SYN_SENT, tcp_outflags } from './tcp_fsm.js';
 import { SEQ_GEQ, SEQ_GT, SEQ_LT, SEQ_MIN, seqAdd } from './tcp_seq.js';
 import { tcp_setpersist, tcp_timer_activate, tcp_timer_active } from './tcp_timer.js';
@@ -180,7 +180,7 @@ export function tcp_maxmtu(V: Vnet, inp: Inpcb): number {
     if (rt === null) return 0;
     return rt.nhop.nh_mtu || rt.nhop.nh_ifp.if_mtu;
   }
-  const rt = V.rt.inet.lookup4(inp.inp_faddr);
+  const rt = ip_route_peek(V, inp.inp_faddr, inp.inp_route);
   if (rt === null) return 0;
   return rt.nhop.nh_mtu || rt.nhop.nh_ifp.if_mtu;
 }
@@ -188,7 +188,7 @@ export function tcp_maxmtu(V: Vnet, inp: Inpcb): number {
 /** Does the route to the peer support TSO (the interface has IFCAP_TSO4/6 enabled)? */
 export function tcp_route_tso(V: Vnet, inp: Inpcb): boolean {
   const v6 = inp_isv6(inp);
-  const rt = v6 ? V.rt.inet6.lookup(inp.in6p_faddr) : V.rt.inet.lookup4(inp.inp_faddr);
+  const rt = v6 ? V.rt.inet6.lookup(inp.in6p_faddr) : ip_route_peek(V, inp.inp_faddr, inp.inp_route);
   if (rt === null) return false;
   // Through a gateway the burst may be forwarded onto a link that cannot carry it whole; the
   // passthrough interfaces (epair) do no segmentation of their own, so only on-link peers.

@@ -352,7 +352,8 @@ function tcp_connect_finish(tp: TcpCb): void {
   // RFC 7323 §2.2: ask for the smallest scale that lets the window reach sb_max
   // (kern.ipc.maxsockbuf), exactly FreeBSD's loop: 2 MiB gives 6.
   const sbMax = V.socket.maxsockbuf;
-  while (tp.request_r_scale < TCP_MAX_WINSHIFT && TCP_MAXWIN * 2 ** tp.request_r_scale < sbMax) tp.request_r_scale++;
+  // TCP_MAXWIN << 14 < 2^30: a shift, not 2 ** r (a Math.pow call and a heap number).
+  while (tp.request_r_scale < TCP_MAX_WINSHIFT && TCP_MAXWIN << tp.request_r_scale < sbMax) tp.request_r_scale++;
   soisconnecting(so);
   V.tcp.stat.tcps_connattempt++;
   tcp_state_change(tp, TCPS_SYN_SENT);

@@ -601,7 +601,7 @@ class VtwFam {
 
   /** Hash record i (tuple in hw) into the full table. */
   hashIn(i: number, h: number): boolean {
-    const tag = (((h >>> this.idxBits) * 2 ** this.idxBits) | (i + 1)) >>> 0;
+    const tag = ((h & ~this.idxMask) | (i + 1)) >>> 0; // hash check bits | idx+1
     const b = h & this.bmask;
     const head = this.anchors[b];
     const lines = this.lines;
@@ -626,7 +626,7 @@ class VtwFam {
 
   /** Remove record i's tag (tuple hash h) from the full table, keeping the chain packed. */
   hashOut(i: number, h: number): void {
-    const tag = (((h >>> this.idxBits) * 2 ** this.idxBits) | (i + 1)) >>> 0;
+    const tag = ((h & ~this.idxMask) | (i + 1)) >>> 0; // hash check bits | idx+1
     const b = h & this.bmask;
     const lines = this.lines;
     const head = this.anchors[b];
