@@ -59,40 +59,52 @@ export interface Clock {
   defer(task: SoftTask): void;
 }
 
-/** Runs queued soft tasks in FIFO order until none remain (tasks may queue more). */
+/**
+ * Runs queued soft tasks in FIFO order until none remain (tasks may queue more). A ring that
+ * doubles when full and never shrinks: queueing and draining allocate nothing once it has
+ * reached the depth the workload needs.
+ */
 class SoftQueue {
-  private q: SoftTask[] = [];
+  private q: (SoftTask | null)[] = new Array<SoftTask | null>(64).fill(null);
   private head = 0;
+  private n = 0;
   /** Upper bound on tasks run per drain, so a livelock shows as an error, not a hang. */
   maxPerDrain = 50_000_000;
 
   push(task: SoftTask): boolean {
     if (task.queued) return false;
     task.queued = true;
-    this.q.push(task);
-    return this.q.length - this.head === 1;
+    const q = this.q;
+    if (this.n === q.length) this.grow();
+    this.q[(this.head + this.n) & (this.q.length - 1)] = task;
+    return ++this.n === 1;
   }
 
   get pending(): boolean {
-    return this.head < this.q.length;
+    return this.n > 0;
   }
 
   drain(): number {
-    let n = 0;
-    while (this.head < this.q.length) {
-      const t = this.q[this.head] as SoftTask;
-      this.q[this.head++] = undefined as unknown as SoftTask;
-      if (this.head > 1024 && this.head * 2 > this.q.length) {
-        this.q = this.q.slice(this.head);
-        this.head = 0;
-      }
+    let c = 0;
+    while (this.n > 0) {
+      const q = this.q;
+      const t = q[this.head] as SoftTask;
+      q[this.head] = null;
+      this.head = (this.head + 1) & (q.length - 1);
+      this.n--;
       t.queued = false;
       t.runSoft();
-      if (++n > this.maxPerDrain) throw new Error('SoftQueue.drain: soft work does not converge');
+      if (++c > this.maxPerDrain) throw new Error('SoftQueue.drain: soft work does not converge');
     }
-    this.q.length = 0;
+    return c;
+  }
+
+  private grow(): void {
+    const old = this.q;
+    const q = new Array<SoftTask | null>(old.length * 2).fill(null);
+    for (let i = 0; i < this.n; i++) q[i] = old[(this.head + i) & (old.length - 1)] as SoftTask;
+    this.q = q;
     this.head = 0;
-    return n;
   }
 }
 

@@ -186,7 +186,6 @@ export class TcpCbCold {
   /** RFC 5961 §7 challenge-ACK rate limit window (tick it ends) and count within it. */
   t_challenge_ack_end = 0;
   t_challenge_ack_cnt = 0;
-  t_round_cnt = 0;
   /** snd_recover before a retransmit timeout (bad-rexmit undo), as int32 (see TcpCb). */
   snd_recover_prev = 0;
 }
@@ -287,6 +286,8 @@ export class TcpCb {
   t_freed = false;
   /** HyStart++ round tracking: the round ends when snd_una passes t_round_end. */
   private _t_round_end = 0;
+  /** HyStart++ round count (hot: the first ACK of every connection bumps it). */
+  t_round_cnt = 0;
 
   // Sequence numbers and timestamps are uint32 to the code (the getters) but are stored as
   // int32 so they stay small integers: a uint32 above 2^31 in a field makes V8 box the field
@@ -665,13 +666,6 @@ export class TcpCb {
   set t_challenge_ack_cnt(v: number) {
     if (this._cold !== null) this._cold.t_challenge_ack_cnt = v;
     else if (v !== 0) this.cold().t_challenge_ack_cnt = v;
-  }
-  get t_round_cnt(): number {
-    return (this._cold ?? TCPCB_COLD_DEFAULTS).t_round_cnt;
-  }
-  set t_round_cnt(v: number) {
-    if (this._cold !== null) this._cold.t_round_cnt = v;
-    else if (v !== 0) this.cold().t_round_cnt = v;
   }
   get t_timers_running(): number {
     return (this._cold ?? TCPCB_COLD_DEFAULTS).t_timers_running;
