@@ -42,7 +42,7 @@
  *     medians over the rounds are reported with their spread (_min/_max) and the GC time
  *     inside the timed window (gc_us_per_conn_*, scavenges and mark-compacts).
  *     Steady at 64k (the seed's size) and 256k; growing at 64k, and at 1M with
- *     VTW_BENCH_1M=1 (full mode: ~3.5 GB of heap). Rounds: VTW_BENCH_ROUNDS (default 3;
+ *     VTW_BENCH_1M=1 (full mode: ~3.5 GB of heap). Rounds: VTW_BENCH_ROUNDS (default 5;
  *     2 at 256k/1M).
  *
  * Heap figures need global.gc: without --expose-gc the bench re-runs itself in a child node
@@ -508,7 +508,7 @@ function rateFields(s: RateSummary, sfx: string, steady: boolean): BenchResult {
 }
 
 async function measure(log: (m: string) => void): Promise<BenchResult> {
-  const rounds = Number(process.env.VTW_BENCH_ROUNDS ?? 3);
+  const rounds = Number(process.env.VTW_BENCH_ROUNDS ?? 5);
   const res64 = rateRounds(TW_64K, true, rounds, log);
   const fields64 = rateFields(res64, '', true);
   log(
