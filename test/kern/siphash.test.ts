@@ -1,11 +1,14 @@
 /*
  * SipHash-2-4 over 32-bit words: the published vectors (Aumasson & Bernstein, appendix A:
  * key 00..0f, message 00 01 02 ..) and a BigInt reference on random keys and lengths.
+ * HalfSipHash-1-3 (hsiphash, the bucket hash of the SYN cache and VTW): a reference on bytes
+ * with c/d rounds as parameters, checked against the published HalfSipHash-2-4 32-bit vectors
+ * (key 00..07), then run with c = 1, d = 3 against hsiphash on random keys and word inputs.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SipHash, sipKeyFromBytes } from '../../src/kern/siphash.js';
+import { hsiphash, SipHash, sipKeyFromBytes } from '../../src/kern/siphash.js';
 
 const M64 = (1n << 64n) - 1n;
 
@@ -93,5 +96,72 @@ test('siphash: matches the BigInt reference for random keys and messages', () =>
       assert.equal(h.hash32(ws), Number(sipRef(key, msg) & 0xffffffffn));
     }),
     { numRuns: 500 },
+  );
+});
+
+/** HalfSipHash-c-d with a 32-bit result, on bytes (the reference halfsiphash.c, outlen 4). */
+function halfsipRef(k0: number, k1: number, msg: Uint8Array, c: number, d: number): number {
+  const rotl32 = (x: number, b: number): number => ((x << b) | (x >>> (32 - b))) >>> 0;
+  let v0 = k0 >>> 0;
+  let v1 = k1 >>> 0;
+  let v2 = (0x6c796765 ^ k0) >>> 0;
+  let v3 = (0x74656462 ^ k1) >>> 0;
+  const round = (): void => {
+    v0 = (v0 + v1) >>> 0;
+    v1 = (rotl32(v1, 5) ^ v0) >>> 0;
+    v0 = rotl32(v0, 16);
+    v2 = (v2 + v3) >>> 0;
+    v3 = (rotl32(v3, 8) ^ v2) >>> 0;
+    v0 = (v0 + v3) >>> 0;
+    v3 = (rotl32(v3, 7) ^ v0) >>> 0;
+    v2 = (v2 + v1) >>> 0;
+    v1 = (rotl32(v1, 13) ^ v2) >>> 0;
+    v2 = rotl32(v2, 16);
+  };
+  const n = msg.length;
+  const full = n - (n % 4);
+  for (let o = 0; o < full; o += 4) {
+    const m = ((msg[o] as number) | ((msg[o + 1] as number) << 8) | ((msg[o + 2] as number) << 16) | ((msg[o + 3] as number) << 24)) >>> 0;
+    v3 = (v3 ^ m) >>> 0;
+    for (let r = 0; r < c; r++) round();
+    v0 = (v0 ^ m) >>> 0;
+  }
+  let b = (n & 0xff) << 24;
+  for (let i = (n % 4) - 1; i >= 0; i--) b |= (msg[full + i] as number) << (8 * i);
+  b >>>= 0;
+  v3 = (v3 ^ b) >>> 0;
+  for (let r = 0; r < c; r++) round();
+  v0 = (v0 ^ b) >>> 0;
+  v2 = (v2 ^ 0xff) >>> 0;
+  for (let r = 0; r < d; r++) round();
+  return (v1 ^ v3) >>> 0;
+}
+
+test('hsiphash: the byte reference gives the published HalfSipHash-2-4 32-bit vectors', () => {
+  // vectors_hsip32 of the reference implementation: key 00 01 .. 07, message 00 01 .. (i-1).
+  const want = [
+    0x5b9f35a9, 0xb85a4727, 0x03a662fa, 0x04e7fe8a, 0x89466e2a, 0x69b6fac5, 0x23fc6358, 0xc563cf8b, 0x8f84b8d0, 0x79e706f8, 0x3479b094, 0x50300808, 0x2f87f057,
+    0xff63e677, 0x7cf8ffd6, 0x972bfe74,
+  ];
+  const msg = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) msg[i] = i;
+  for (let i = 0; i < want.length; i++) assert.equal(halfsipRef(0x03020100, 0x07060504, msg.subarray(0, i), 2, 4), want[i], `length ${i}`);
+});
+
+test('hsiphash: is HalfSipHash-1-3 over little-endian words (the reference with c = 1, d = 3)', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 10 }),
+      (k0, k1, ws) => {
+        const words = Uint32Array.from(ws);
+        const bytes = new Uint8Array(words.buffer.slice(0));
+        // The typed array is little-endian on every platform Node runs on; spell it out anyway.
+        for (let i = 0; i < ws.length; i++) for (let j = 0; j < 4; j++) bytes[4 * i + j] = ((ws[i] as number) >>> (8 * j)) & 0xff;
+        assert.equal(hsiphash(k0, k1, words, words.length) >>> 0, halfsipRef(k0, k1, bytes, 1, 3));
+      },
+    ),
+    { numRuns: 300 },
   );
 });
