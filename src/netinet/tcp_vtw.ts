@@ -40,8 +40,10 @@
  *     64k vestiges on 60k distinct ports.
  *   Measured (bench/vtw.ts, heap + ArrayBuffers per vestige): IPv4 31.5 B and IPv6 43.5 B at
  *   1M; 50.5 B and 61 B at 64k (fixed costs and the port table weigh more there).
- *   Hashes are HalfSipHash-1-3 (32-bit SipHash, as Linux's hsiphash) keyed with a per-Vnet
- *   secret drawn from V.rng, so remote peers cannot aim at one bucket.
+ *   The 4-tuple hash is HalfSipHash-1-3 (32-bit SipHash, as Linux's hsiphash) keyed with a
+ *   per-Vnet secret drawn from V.rng, so remote peers cannot aim at one bucket. The port
+ *   table's keys are the host's own (local address, port) pairs, which peers cannot choose:
+ *   it spreads them with a seeded murmur3 finaliser.
  *
  * ## API for the TCP layer (indices are numbers; IPv6 indices have VTW_V6 set)
  *
@@ -304,16 +306,13 @@ const PK_RP = 1 << 26;
  * doubling at 75% load. Key 0 marks an empty slot (lids start at 1).
  */
 class PortTable {
-  private readonly k0: number;
-  private readonly k1: number;
+  private readonly seed: number;
   slots: Uint32Array;
   nslots: number;
   used = 0;
-  private readonly kw = new Uint32Array(1);
 
-  constructor(k0: number, k1: number, nslots = 128) {
-    this.k0 = k0;
-    this.k1 = k1;
+  constructor(seed: number, nslots = 128) {
+    this.seed = seed;
     this.nslots = nslots;
     this.slots = new Uint32Array(nslots * 2);
   }
@@ -323,9 +322,15 @@ class PortTable {
   }
 
   private home(key: number): number {
-    this.kw[0] = key;
+    // The keys are this host's own (local address, port) pairs: ephemeral ports it chose at
+    // random, ports it listens on. Remote peers cannot pick them, so a seeded mix (murmur3's
+    // finaliser) spreads them; no keyed PRF per probe (a deletion re-homes a whole run).
+    let h = key ^ this.seed;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
     // Start probing at the first slot of a 64-byte line.
-    return hsiphash(this.k0, this.k1, this.kw, 1) & (this.nslots - 1) & ~7;
+    return h & (this.nslots - 1) & ~7;
   }
 
   /** Count under `key` (0 if absent); probes counted into stats. */
@@ -513,7 +518,7 @@ class VtwFam {
       this.rings[MSLT_LOOPBACK].reset(2 * c, entries - 2 * c);
     }
     this.lids = new LidTable(this.F);
-    this.ports = new PortTable(k0 ^ 0x5bd1e995, k1 ^ 0x27d4eb2f);
+    this.ports = new PortTable(k0 ^ k1 ^ 0x5bd1e995);
     this.nb = Math.max(4, 2 ** log2ceil(Math.ceil(entries / 32)));
     this.bmask = this.nb - 1;
     this.anchors = new Int32Array(this.nb);
