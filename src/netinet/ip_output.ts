@@ -71,6 +71,18 @@ export class RouteCache {
     this.lle = null;
     this.bgen = -1;
   }
+  /** Is the cached route the one for `dst` in table generation `gen`? */
+  holds(gen: number, dst: number): boolean {
+    return this.gen === gen && this.dst === dst && this.rt !== null;
+  }
+  /** Cache `rt` as the route for `dst` in generation `gen` (what was derived from the old one goes). */
+  fill(gen: number, dst: number, rt: Rtentry | null): void {
+    this.gen = gen;
+    this.dst = dst;
+    this.rt = rt;
+    this.lle = null;
+    this.bgen = -1;
+  }
 }
 
 /** Multicast output options (struct ip_moptions), as far as bsdnet supports them. */
@@ -93,18 +105,13 @@ const scratchDst: SockaddrIn = { family: AF_INET, port: 0, addr: 0 };
 /** Route lookup for `dst` through an optional cache (in_pcb route caching). */
 export function ip_route(V: Vnet, dst: number, ro: RouteCache | null): Rtentry | null {
   const rtab = V.rt;
-  if (ro !== null && ro.gen === rtab.gen && ro.dst === dst && ro.rt !== null) {
-    ro.rt.use++;
-    return ro.rt;
+  if (ro?.holds(rtab.gen, dst)) {
+    const rt = ro.rt as Rtentry;
+    rt.use++;
+    return rt;
   }
   const rt = rtab.lookup4(dst);
-  if (ro !== null) {
-    ro.gen = rtab.gen;
-    ro.dst = dst;
-    ro.rt = rt;
-    ro.lle = null;
-    ro.bgen = -1;
-  }
+  ro?.fill(rtab.gen, dst, rt);
   return rt;
 }
 
@@ -114,13 +121,9 @@ export function ip_route(V: Vnet, dst: number, ro: RouteCache | null): Rtentry |
  */
 export function ip_route_peek(V: Vnet, dst: number, ro: RouteCache): Rtentry | null {
   const rtab = V.rt;
-  if (ro.gen === rtab.gen && ro.dst === dst && ro.rt !== null) return ro.rt;
+  if (ro.holds(rtab.gen, dst)) return ro.rt;
   const rt = rtab.inet.lookup4(dst);
-  ro.gen = rtab.gen;
-  ro.dst = dst;
-  ro.rt = rt;
-  ro.lle = null;
-  ro.bgen = -1;
+  ro.fill(rtab.gen, dst, rt);
   return rt;
 }
 
