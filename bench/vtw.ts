@@ -225,6 +225,9 @@ async function connRate(vtw: boolean, base: number, steady: boolean): Promise<Ra
     s.set('net.inet.tcp.vtw.entries', 2 ** Math.ceil(Math.log2(steady ? 2 * base : total)));
     s.set('net.inet.tcp.mslt.enable', 0);
     s.set('net.inet.tcp.msl', steady ? 1000 : 3_600_000);
+    // A full TIME_WAIT keeps its socket: with 1M of them the default kern.ipc.maxsockets
+    // (2^20) is too small, and the administrator raises it as for vtw.entries.
+    s.set('kern.ipc.maxsockets', Math.max(s.get('kern.ipc.maxsockets') as number, 2 * total + 1024));
     s.set('net.inet.ip.portrange.first', 1024);
     s.set('net.inet.ip.portrange.last', 65535);
   }
