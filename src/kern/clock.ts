@@ -74,9 +74,9 @@ class SoftQueue {
   push(task: SoftTask): boolean {
     if (task.queued) return false;
     task.queued = true;
+    if (this.n === this.q.length) this.grow();
     const q = this.q;
-    if (this.n === q.length) this.grow();
-    this.q[(this.head + this.n) & (this.q.length - 1)] = task;
+    q[(this.head + this.n) & (q.length - 1)] = task;
     return ++this.n === 1;
   }
 

@@ -36,10 +36,11 @@ const LN_SIZE = 1 << LN_BITS; // 64
 const NLEVELS = 5;
 /** Ticks covered by the wheel; later deadlines are clamped (then re-cascaded). */
 const MAX_SPAN = 2 ** (L0_BITS + LN_BITS * (NLEVELS - 1)); // 2^32 ticks = 49.7 days at 1 ms
-/** Ticks per slot of each level (1, 2^8, 2^14, 2^20, 2^26). */
-const LEVEL_UNIT = [1, 2 ** L0_BITS, 2 ** (L0_BITS + LN_BITS), 2 ** (L0_BITS + 2 * LN_BITS), 2 ** (L0_BITS + 3 * LN_BITS)];
-/** Ticks covered by each level (2^8, 2^14, 2^20, 2^26, 2^32). */
-const LEVEL_SPAN = [L0_SIZE, 2 ** (L0_BITS + LN_BITS), 2 ** (L0_BITS + 2 * LN_BITS), 2 ** (L0_BITS + 3 * LN_BITS), MAX_SPAN];
+/**
+ * Ticks per slot of each level (1, 2^8, 2^14, 2^20, 2^26), then MAX_SPAN. Level l covers
+ * LEVEL_UNIT[l + 1] ticks (64 slots of LEVEL_UNIT[l]; level 0: 256 of 1).
+ */
+const LEVEL_UNIT = [1, 2 ** L0_BITS, 2 ** (L0_BITS + LN_BITS), 2 ** (L0_BITS + 2 * LN_BITS), 2 ** (L0_BITS + 3 * LN_BITS), MAX_SPAN];
 
 export type CalloutFunc<A> = (arg: A) => void;
 
@@ -222,9 +223,9 @@ export class Callwheel implements TimerSource {
       // The lowest level whose span holds the deadline: 2^14, 2^20, 2^26 ticks, else the top.
       // Constants and a division by a power of two (exact), not 2 ** x per insertion.
       const d = t - this.curTick;
-      if (d < LEVEL_SPAN[1]) level = 1;
-      else if (d < LEVEL_SPAN[2]) level = 2;
-      else if (d < LEVEL_SPAN[3]) level = 3;
+      if (d < (LEVEL_UNIT[2] as number)) level = 1;
+      else if (d < (LEVEL_UNIT[3] as number)) level = 2;
+      else if (d < (LEVEL_UNIT[4] as number)) level = 3;
       else level = NLEVELS - 1;
       slot = Math.floor(t / (LEVEL_UNIT[level] as number)) & (LN_SIZE - 1);
     }

@@ -129,46 +129,33 @@ export function hsiphash(k0: number, k1: number, m: Uint32Array, n: number): num
   let v1 = k1 | 0;
   let v2 = (0x6c796765 ^ k0) | 0;
   let v3 = (0x74656462 ^ k1) | 0;
-  for (let i = 0; i < n; i++) {
-    const x = m[i] | 0;
+  // n word blocks with c = 1 round each; then the length block, which gets its c = 1 round,
+  // v0 ^= b, v2 ^= 0xff and d = 3 rounds: 4 in one loop (as SipHash-2-4 above).
+  for (let i = 0; i <= n; i++) {
+    const x = i < n ? m[i] | 0 : (n * 4) << 24;
     v3 ^= x;
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
-    v0 ^= x;
-  }
-  const b = (n * 4) << 24;
-  v3 ^= b;
-  for (let r = 0; r < 4; r++) {
-    if (r === 1) {
-      v0 ^= b;
-      v2 ^= 0xff;
+    const rounds = i < n ? 1 : 4;
+    for (let r = 0; r < rounds; r++) {
+      if (r === 1) {
+        v0 ^= x;
+        v2 ^= 0xff;
+      }
+      v0 = (v0 + v1) | 0;
+      v1 = (v1 << 5) | (v1 >>> 27);
+      v1 ^= v0;
+      v0 = (v0 << 16) | (v0 >>> 16);
+      v2 = (v2 + v3) | 0;
+      v3 = (v3 << 8) | (v3 >>> 24);
+      v3 ^= v2;
+      v0 = (v0 + v3) | 0;
+      v3 = (v3 << 7) | (v3 >>> 25);
+      v3 ^= v0;
+      v2 = (v2 + v1) | 0;
+      v1 = (v1 << 13) | (v1 >>> 19);
+      v1 ^= v2;
+      v2 = (v2 << 16) | (v2 >>> 16);
     }
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
+    if (i < n) v0 ^= x;
   }
   return v1 ^ v3;
 }

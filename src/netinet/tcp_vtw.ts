@@ -604,9 +604,14 @@ class VtwFam {
     return found;
   }
 
+  /** The fat-pointer tag of record i whose tuple hashes to h: hash check bits | idx+1. */
+  private tagOf(i: number, h: number): number {
+    return ((h & ~this.idxMask) | (i + 1)) >>> 0;
+  }
+
   /** Hash record i (tuple in hw) into the full table. */
   hashIn(i: number, h: number): boolean {
-    const tag = ((h & ~this.idxMask) | (i + 1)) >>> 0; // hash check bits | idx+1
+    const tag = this.tagOf(i, h);
     const b = h & this.bmask;
     const head = this.anchors[b];
     const lines = this.lines;
@@ -631,7 +636,7 @@ class VtwFam {
 
   /** Remove record i's tag (tuple hash h) from the full table, keeping the chain packed. */
   hashOut(i: number, h: number): void {
-    const tag = ((h & ~this.idxMask) | (i + 1)) >>> 0; // hash check bits | idx+1
+    const tag = this.tagOf(i, h);
     const b = h & this.bmask;
     const lines = this.lines;
     const head = this.anchors[b];
